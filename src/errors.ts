@@ -1,0 +1,89 @@
+/**
+ * The few errors of this library. Each has a stable `code`; callers branch on the class or the
+ * code, never on the message. The HTTP layer maps them to status codes in one place.
+ */
+
+/** Stable machine-readable error codes. */
+export type ErrorCode =
+  | "PAYLOAD_INVALID"
+  | "PAYLOAD_TOO_LARGE"
+  | "INVALID_TRANSITION"
+  | "DELIVERY_FAILED"
+  | "DELIVERY_PERMANENT"
+  | "DELIVERY_TIMEOUT"
+  | "WRITER_CLOSED";
+
+/** Base class: every error thrown on purpose by this library extends it. */
+export class AutoplayError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Input that cannot be turned into a payload; `reason` says what was wrong, for a 400/413. */
+export class PayloadError extends AutoplayError {
+  readonly reason: string;
+
+  constructor(reason: string, options?: { tooLarge?: boolean; cause?: unknown }) {
+    super(options?.tooLarge ? "PAYLOAD_TOO_LARGE" : "PAYLOAD_INVALID", `invalid payload: ${reason}`, options);
+    this.reason = reason;
+  }
+}
+
+/** A SessionState move that the FSM table forbids. */
+export class InvalidTransitionError extends AutoplayError {
+  readonly from: string;
+  readonly to: string;
+
+  constructor(from: string, to: string, detail?: string) {
+    super("INVALID_TRANSITION", `invalid transition ${from} -> ${to}${detail ? `: ${detail}` : ""}`);
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/**
+ * A post that did not succeed and may succeed later (5xx, reset connection, 429).
+ * `retryAfterMs` carries the platform's hint (`Retry-After`, `X-RateLimit-Reset`) when it gave one.
+ */
+export class RetryableDeliveryError extends AutoplayError {
+  readonly retryAfterMs: number | undefined;
+  readonly status: number | undefined;
+
+  constructor(message: string, options?: { retryAfterMs?: number; status?: number; cause?: unknown }) {
+    super("DELIVERY_FAILED", message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+    this.status = options?.status;
+  }
+}
+
+/**
+ * A post that will never succeed as it is (the conversation was deleted or closed, 404/410,
+ * a 4xx the platform will not change its mind about). Not retried: the actions are dead-lettered.
+ */
+export class PermanentDeliveryError extends AutoplayError {
+  readonly status: number | undefined;
+
+  constructor(message: string, options?: { status?: number; cause?: unknown }) {
+    super("DELIVERY_PERMANENT", message, options);
+    this.status = options?.status;
+  }
+}
+
+/** A platform call that did not settle within the writer's `postTimeoutMs`. */
+export class DeliveryTimeoutError extends AutoplayError {
+  constructor(timeoutMs: number) {
+    super("DELIVERY_TIMEOUT", `platform call did not settle within ${timeoutMs} ms`);
+  }
+}
+
+/** Work offered to a writer or manager after `close()` began. */
+export class WriterClosedError extends AutoplayError {
+  constructor() {
+    super("WRITER_CLOSED", "the writer is closed and takes no more actions");
+  }
+}
