@@ -1,0 +1,13 @@
+/** Session and conversation-link stores, and the linking step that uses them (SPEC §6). */
+export type { ConversationClaim, ConversationLinkStore, SessionStateStore } from "./types.js";
+export {
+  DEFAULT_SESSION_TTL_MS,
+  InMemorySessionStateStore,
+  type InMemorySessionStateStoreOptions,
+} from "./memory-session-state-store.js";
+export {
+  DEFAULT_LINK_TTL_MS,
+  InMemoryConversationLinkStore,
+  type InMemoryConversationLinkStoreOptions,
+} from "./memory-conversation-link-store.js";
+export { linkConversation, type LinkResult } from "./link-conversation.js";

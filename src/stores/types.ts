@@ -1,0 +1,39 @@
+import type { SessionState } from "../session/session-state.js";
+
+/**
+ * Where session states live between calls (SPEC §6). Implementations store a snapshot: a
+ * mutation is persisted only by `save()`, and every read returns a fresh object.
+ */
+export interface SessionStateStore {
+  /** The stored state, or null when there is none (or it expired). A read error must throw, never return null. */
+  get(sessionId: string): Promise<SessionState | null>;
+  /** The stored state, or a new THINKING state for `sessionId`; creating does not save. */
+  getOrCreate(sessionId: string): Promise<SessionState>;
+  /** Persists the state's snapshot and refreshes its time to live. */
+  save(state: SessionState): Promise<void>;
+  /** Forgets a session; deleting a missing one is not an error. */
+  delete(sessionId: string): Promise<void>;
+  /** Releases timers and connections the store owns; safe to call twice. */
+  close?(): Promise<void>;
+}
+
+/** The result of {@link ConversationLinkStore.claim}: `owner` is the session that owns the conversation afterwards. */
+export interface ConversationClaim {
+  created: boolean;
+  owner: string;
+}
+
+/** conversation id → owning session id (SPEC §6). */
+export interface ConversationLinkStore {
+  /** The owning session id, or null when the conversation is unknown (or its link expired). */
+  get(conversationId: string): Promise<string | null>;
+  /**
+   * Atomically records conversationId → sessionId unless some session already owns it. A claim
+   * by the current owner returns `created: false` and refreshes the link's time to live.
+   */
+  claim(conversationId: string, sessionId: string): Promise<ConversationClaim>;
+  /** Forgets a link; deleting a missing one is not an error. */
+  delete(conversationId: string): Promise<void>;
+  /** Releases timers and connections the store owns; safe to call twice. */
+  close?(): Promise<void>;
+}
