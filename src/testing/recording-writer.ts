@@ -1,0 +1,156 @@
+import { PermanentDeliveryError, RetryableDeliveryError } from "../errors.js";
+import { BaseChatbotWriter, type PostContext } from "../writer/base-chatbot-writer.js";
+import type { ChatbotWriterOptions } from "../writer/options.js";
+
+/** One call of `postNote`, as the platform would have seen it. */
+export interface RecordedCall {
+  readonly conversationId: string;
+  readonly sessionId: string;
+  readonly body: string;
+  readonly attempt: number;
+  /** The writer's clock when the call started, epoch ms. */
+  readonly at: number;
+  outcome: "pending" | "delivered" | "failed" | "hung";
+  partId: string | null;
+}
+
+/** How the next `postNote` call behaves. */
+export type PostBehaviour =
+  | { kind: "ok"; partId?: string | null }
+  | { kind: "fail"; error?: unknown }
+  | { kind: "hang" }
+  | { kind: "delay"; ms: number };
+
+/**
+ * A writer for tests: records every `postNote`/`redactPart` call instead of calling a platform,
+ * and can be told to fail, hang, slow down or return chosen ids. Ship-quality, so users can test
+ * their own integration code without a platform.
+ */
+export class RecordingChatbotWriter extends BaseChatbotWriter {
+  /** Every call, in the order they started. */
+  readonly calls: RecordedCall[] = [];
+  /** Every `redactPart` call. */
+  readonly redactions: Array<{ conversationId: string; partId: string }> = [];
+  readonly #script: PostBehaviour[] = [];
+  readonly #inFlightBySession = new Map<string, number>();
+  #maxConcurrentPerSession = 0;
+  #nextId = 1;
+  /** Returns the id for a delivered note; by default `part-1`, `part-2`, … */
+  partIdFor: (call: RecordedCall) => string | null = () => `part-${this.#nextId++}`;
+
+  constructor(options: Partial<ChatbotWriterOptions> = {}) {
+    super({ productId: "test", logger: {}, ...options });
+  }
+
+  /** Notes the platform accepted, in delivery order. */
+  get notes(): RecordedCall[] {
+    return this.calls.filter((c) => c.outcome === "delivered");
+  }
+
+  /** Delivered notes of one conversation. */
+  notesIn(conversationId: string): RecordedCall[] {
+    return this.notes.filter((c) => c.conversationId === conversationId);
+  }
+
+  /** The most posts ever in flight at once for one session (the writer promises 1). */
+  get maxConcurrentPerSession(): number {
+    return this.#maxConcurrentPerSession;
+  }
+
+  /** Queues behaviours for the next calls; calls beyond the script succeed. */
+  script(...behaviours: PostBehaviour[]): this {
+    this.#script.push(...behaviours);
+    return this;
+  }
+
+  /** The next `count` calls throw a retryable error (or `error`). */
+  failNext(count = 1, error: unknown = new RetryableDeliveryError("simulated platform failure", { status: 503 })): this {
+    for (let i = 0; i < count; i++) this.#script.push({ kind: "fail", error });
+    return this;
+  }
+
+  /** The next `count` calls answer like a 429 with a retry-after hint. */
+  rateLimitNext(retryAfterMs: number, count = 1): this {
+    const error = new RetryableDeliveryError("simulated 429", { status: 429, retryAfterMs });
+    return this.failNext(count, error);
+  }
+
+  /** The next `count` calls fail permanently, like a 404 for a deleted conversation. */
+  goneNext(count = 1): this {
+    return this.failNext(count, new PermanentDeliveryError("simulated 404: conversation not found", { status: 404 }));
+  }
+
+  /** The next `count` calls never settle (the writer's timeout must catch them). */
+  hangNext(count = 1): this {
+    for (let i = 0; i < count; i++) this.#script.push({ kind: "hang" });
+    return this;
+  }
+
+  /** The next `count` calls take `ms` before succeeding. */
+  delayNext(ms: number, count = 1): this {
+    for (let i = 0; i < count; i++) this.#script.push({ kind: "delay", ms });
+    return this;
+  }
+
+  /** Calls beyond the script pending now. */
+  get scriptLength(): number {
+    return this.#script.length;
+  }
+
+  protected override async postNote(conversationId: string, body: string, context: PostContext): Promise<string | null> {
+    const call: RecordedCall = {
+      conversationId,
+      sessionId: context.sessionId,
+      body,
+      attempt: context.attempt,
+      at: this.options.now(),
+      outcome: "pending",
+      partId: null,
+    };
+    this.calls.push(call);
+    const behaviour = this.#script.shift() ?? { kind: "ok" };
+    const inFlight = (this.#inFlightBySession.get(call.sessionId) ?? 0) + 1;
+    this.#inFlightBySession.set(call.sessionId, inFlight);
+    this.#maxConcurrentPerSession = Math.max(this.#maxConcurrentPerSession, inFlight);
+    try {
+      return await this.#perform(call, behaviour, context.signal);
+    } finally {
+      this.#inFlightBySession.set(call.sessionId, (this.#inFlightBySession.get(call.sessionId) ?? 1) - 1);
+    }
+  }
+
+  protected override async redactPart(conversationId: string, partId: string): Promise<void> {
+    this.redactions.push({ conversationId, partId });
+  }
+
+  async #perform(call: RecordedCall, behaviour: PostBehaviour, signal: AbortSignal): Promise<string | null> {
+    switch (behaviour.kind) {
+      case "fail":
+        call.outcome = "failed";
+        // Scripts may throw anything, as a careless JavaScript subclass could.
+        // eslint-disable-next-line @typescript-eslint/only-throw-error
+        throw behaviour.error ?? new RetryableDeliveryError("simulated platform failure");
+      case "hang":
+        call.outcome = "hung";
+        // Settles only when the writer gives up on it, like a request whose socket stays open.
+        return await new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error("aborted"))));
+      case "delay":
+        await new Promise((resolve) => setTimeout(resolve, behaviour.ms));
+        break;
+      case "ok":
+        if (behaviour.partId !== undefined) {
+          call.outcome = "delivered";
+          call.partId = behaviour.partId;
+          return behaviour.partId;
+        }
+    }
+    call.outcome = "delivered";
+    call.partId = this.partIdFor(call);
+    return call.partId;
+  }
+}
+
+/** A recording writer with test-friendly defaults (silent logger, product id "test"). */
+export function createTestWriter(options: Partial<ChatbotWriterOptions> = {}): RecordingChatbotWriter {
+  return new RecordingChatbotWriter(options);
+}

@@ -1,0 +1,148 @@
+import type { NoteAction } from "../payloads/types.js";
+
+/** What the writer keeps of one action: exactly what a note renders. */
+export interface BufferedAction {
+  description: string;
+  /** Unix seconds; the arrival time when the action carried no usable timestamp. */
+  timestamp_start: number;
+}
+
+/**
+ * A session's buffered actions in column form. The writer keeps only what a note renders
+ * (description and start time), in two parallel arrays, because a buffered action is then a
+ * string reference and a packed double instead of the whole wire object: that is what keeps
+ * memory per buffered action small. Arrays are allocated on first use.
+ */
+export class ActionBuffer {
+  #descriptions: string[] = [];
+  #starts: number[] = [];
+  /** Smallest start held, so trimming can skip the scan when nothing is old enough. */
+  #minStart = Number.POSITIVE_INFINITY;
+
+  get length(): number {
+    return this.#starts.length;
+  }
+
+  /**
+   * Appends wire actions. A start that is not a positive finite number is not usable (the parser
+   * turns a missing one into 0) and is replaced by `arrivalSeconds`.
+   */
+  append(actions: readonly NoteAction[], arrivalSeconds: number): void {
+    const descriptions = this.#descriptions;
+    const starts = this.#starts;
+    for (const action of actions) {
+      if (action === null || typeof action !== "object") continue;
+      const raw = action.timestamp_start;
+      const start = typeof raw === "number" && raw > 0 && raw < 8.64e12 ? raw : arrivalSeconds;
+      const text = action.description;
+      descriptions.push(typeof text === "string" ? text : text == null ? "" : String(text));
+      starts.push(start);
+      if (start < this.#minStart) this.#minStart = start;
+    }
+  }
+
+  /** Moves every entry of `other` to the end of this buffer, leaving `other` empty. */
+  appendBuffer(other: ActionBuffer): void {
+    for (let i = 0; i < other.#starts.length; i++) {
+      this.#descriptions.push(other.#descriptions[i] as string);
+      this.#starts.push(other.#starts[i] as number);
+    }
+    this.#minStart = Math.min(this.#minStart, other.#minStart);
+    other.clear();
+  }
+
+  /** Puts `other`'s entries before this buffer's (a failed note goes back ahead of newer arrivals). */
+  prependBuffer(other: ActionBuffer): void {
+    this.#descriptions = other.#descriptions.concat(this.#descriptions);
+    this.#starts = other.#starts.concat(this.#starts);
+    this.#minStart = Math.min(this.#minStart, other.#minStart);
+    other.clear();
+  }
+
+  /** Removes entries that started before `cutoffSeconds`; returns how many went. */
+  trimOlderThan(cutoffSeconds: number): number {
+    if (this.#minStart >= cutoffSeconds) return 0;
+    const before = this.#starts.length;
+    const descriptions: string[] = [];
+    const starts: number[] = [];
+    let min = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < before; i++) {
+      const start = this.#starts[i] as number;
+      if (start < cutoffSeconds) continue;
+      descriptions.push(this.#descriptions[i] as string);
+      starts.push(start);
+      if (start < min) min = start;
+    }
+    this.#descriptions = descriptions;
+    this.#starts = starts;
+    this.#minStart = min;
+    return before - starts.length;
+  }
+
+  /**
+   * Takes the earliest entries (by start, stable) that fit one note: at most `maxActions`, and
+   * action lines of about `maxChars` in all, but always at least one. The rest stays.
+   */
+  takeNote(maxActions: number, maxChars: number): ActionBuffer {
+    const taken = new ActionBuffer();
+    const count = this.#starts.length;
+    if (count === 0) return taken;
+    this.#sortByStart();
+    let n = 0;
+    let chars = 0;
+    while (n < count && n < maxActions) {
+      chars += (this.#descriptions[n] as string).length + 8;
+      if (n > 0 && chars > maxChars) break;
+      n++;
+    }
+    if (n === count) {
+      taken.#descriptions = this.#descriptions;
+      taken.#starts = this.#starts;
+      taken.#minStart = this.#minStart;
+      this.clear();
+      return taken;
+    }
+    taken.#descriptions = this.#descriptions.splice(0, n);
+    taken.#starts = this.#starts.splice(0, n);
+    taken.#minStart = taken.#starts[0] as number;
+    this.#minStart = this.#starts[0] as number;
+    return taken;
+  }
+
+  /** Descriptions in buffer order (read-only view for formatting). */
+  get descriptions(): readonly string[] {
+    return this.#descriptions;
+  }
+
+  /** Start times in Unix seconds, in buffer order (read-only view for formatting). */
+  get starts(): readonly number[] {
+    return this.#starts;
+  }
+
+  /** A copy of the entries as plain objects (for dead letters and inspection). */
+  toActions(): BufferedAction[] {
+    return this.#starts.map((start, i) => ({ description: this.#descriptions[i] as string, timestamp_start: start }));
+  }
+
+  clear(): void {
+    this.#descriptions = [];
+    this.#starts = [];
+    this.#minStart = Number.POSITIVE_INFINITY;
+  }
+
+  /** Stable sort by start; skipped when already in order, which is the common case. */
+  #sortByStart(): void {
+    const starts = this.#starts;
+    let sorted = true;
+    for (let i = 1; i < starts.length; i++) {
+      if ((starts[i] as number) < (starts[i - 1] as number)) {
+        sorted = false;
+        break;
+      }
+    }
+    if (sorted) return;
+    const order = starts.map((_, i) => i).sort((a, b) => (starts[a] as number) - (starts[b] as number) || a - b);
+    this.#descriptions = order.map((i) => this.#descriptions[i] as string);
+    this.#starts = order.map((i) => starts[i] as number);
+  }
+}

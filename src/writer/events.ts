@@ -1,0 +1,101 @@
+import type { BufferedAction } from "./action-buffer.js";
+
+/** Which pipeline produced a note. */
+export type NoteKind = "flush" | "debounced";
+
+/** Why actions ended in the dead letter instead of a conversation. */
+export type DeadLetterReason = "retries_exhausted" | "permanent_error" | "shutdown";
+
+/** Actions that could not be delivered, kept visible for operators (never silently dropped). */
+export interface DeadLetter {
+  readonly sessionId: string;
+  readonly conversationId: string;
+  readonly reason: DeadLetterReason;
+  /** The last error's message. */
+  readonly error: string;
+  /** Posts attempted for this note. */
+  readonly attempts: number;
+  readonly kind: NoteKind;
+  readonly actions: readonly BufferedAction[];
+  /** The note body of the last attempt (or the one that would have been posted). */
+  readonly body: string;
+  /** When it was dead-lettered, epoch ms. */
+  readonly at: number;
+}
+
+/** The writer's lifecycle events and their payloads. */
+export interface WriterEvents {
+  /** A note was confirmed by the platform. */
+  delivered: {
+    sessionId: string;
+    conversationId: string;
+    partId: string | null;
+    kind: NoteKind;
+    actionCount: number;
+    attempt: number;
+  };
+  /** A post failed and will be tried again after `delayMs`. */
+  retrying: {
+    sessionId: string;
+    conversationId: string;
+    kind: NoteKind;
+    attempt: number;
+    delayMs: number;
+    error: unknown;
+  };
+  "dead-lettered": DeadLetter;
+  /** A session was linked to a conversation; `bufferedActions` go out in the flush note. */
+  linked: { sessionId: string; conversationId: string; bufferedActions: number };
+  /** `close()` finished. */
+  closed: CloseSummary;
+}
+
+/** What `close()` reports. */
+export interface CloseSummary {
+  /** Notes still undelivered when the drain timed out, moved to the dead letter. */
+  deadLettered: number;
+  /** Actions of sessions never linked to a conversation, which had nowhere to go. */
+  unlinkedActions: number;
+  /** Sessions those actions belonged to. */
+  unlinkedSessions: number;
+}
+
+type Listener<T> = (payload: T) => void;
+
+/** A small typed event emitter. A listener that throws never disturbs delivery. */
+export class WriterEventEmitter {
+  readonly #listeners = new Map<keyof WriterEvents, Set<Listener<never>>>();
+  readonly #onListenerError: (error: unknown) => void;
+
+  constructor(onListenerError: (error: unknown) => void) {
+    this.#onListenerError = onListenerError;
+  }
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<E extends keyof WriterEvents>(event: E, listener: Listener<WriterEvents[E]>): () => void {
+    let set = this.#listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Whether anybody listens (lets hot paths skip building payloads). */
+  has(event: keyof WriterEvents): boolean {
+    return (this.#listeners.get(event)?.size ?? 0) > 0;
+  }
+
+  emit<E extends keyof WriterEvents>(event: E, payload: WriterEvents[E]): void {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<WriterEvents[E]>)(payload);
+      } catch (error) {
+        this.#onListenerError(error);
+      }
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/** Options of {@link BaseChatbotWriter}, their defaults, and their validation. */
+
+/** Where the writer reports what operators should see. Every method is optional. */
+export interface WriterLogger {
+  warn?(message: string, fields?: Record<string, unknown>): void;
+  error?(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** How failed posts are retried. */
+export interface RetryOptions {
+  /** Posts of one note before its actions are dead-lettered. @default 8 */
+  maxAttempts?: number;
+  /** Backoff before the 2nd attempt, in ms; doubles per attempt. @default 500 */
+  baseDelayMs?: number;
+  /** Cap on one backoff (and on a platform's retry-after hint), in ms. @default 30_000 */
+  maxDelayMs?: number;
+  /** Fraction of each backoff that is randomised, 0..1. @default 0.2 */
+  jitter?: number;
+  /** Longest wait honoured from a platform's `Retry-After` / rate-limit reset hint, in ms. @default 300_000 */
+  maxRetryAfterMs?: number;
+}
+
+/** Options of a chatbot writer. Times are milliseconds. */
+export interface ChatbotWriterOptions {
+  /** Product identifier, carried in logs and events. Required. */
+  productId: string;
+  /** How long actions are kept before the session is linked, in ms (by `timestamp_start`). @default 120_000 */
+  preLinkWindowMs?: number;
+  /** Trailing quiet period after the last post-link batch before a note goes out, in ms. @default 150 */
+  postLinkDebounceMs?: number;
+  /** Bin width of the at-link flush note, in seconds; 0 disables binning. @default 3 */
+  binSeconds?: number;
+  /** Longest a continuous stream can postpone a post-link note, in ms. @default 2_000 */
+  maxWaitMs?: number;
+  /** A platform call that has not settled by then counts as failed (and is retried), in ms. @default 10_000 */
+  postTimeoutMs?: number;
+  /** Retry policy for failed posts. */
+  retry?: RetryOptions;
+  /** Most actions in one note; a larger batch is split into several notes, in order. @default 500 */
+  maxNoteActions?: number;
+  /** Soft cap on the characters of one note's action lines; a larger batch is split. @default 60_000 */
+  maxNoteChars?: number;
+  /** A session with nothing pending and no activity for this long is forgotten, in ms. @default 1_800_000 */
+  sessionIdleTtlMs?: number;
+  /** How often idle sessions are swept, in ms. @default 30_000 */
+  sweepIntervalMs?: number;
+  /** Dead-letter entries kept for {@link BaseChatbotWriter.deadLetters}; the oldest go first. @default 10_000 */
+  maxDeadLetters?: number;
+  /** Bound on `close()`'s drain, in ms. @default 10_000 */
+  closeTimeoutMs?: number;
+  /** Wall clock in epoch ms: the only clock the writer reads (timers stay real). @default Date.now */
+  now?: () => number;
+  /** Random source in [0, 1) for backoff jitter. @default Math.random */
+  random?: () => number;
+  /** Receives warnings (dead letters, dropped work). @default writes JSON lines to stderr */
+  logger?: WriterLogger;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedWriterOptions {
+  readonly productId: string;
+  readonly preLinkWindowMs: number;
+  readonly postLinkDebounceMs: number;
+  readonly binSeconds: number;
+  readonly maxWaitMs: number;
+  readonly postTimeoutMs: number;
+  readonly retry: Readonly<Required<RetryOptions>>;
+  readonly maxNoteActions: number;
+  readonly maxNoteChars: number;
+  readonly sessionIdleTtlMs: number;
+  readonly sweepIntervalMs: number;
+  readonly maxDeadLetters: number;
+  readonly closeTimeoutMs: number;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly logger: WriterLogger;
+}
+
+const stderrLogger: WriterLogger = {
+  warn: (message, fields) => console.error(JSON.stringify({ level: "warn", message, ...fields })),
+  error: (message, fields) => console.error(JSON.stringify({ level: "error", message, ...fields })),
+};
+
+function check(name: string, value: unknown, min: number, integer = false, max = Number.MAX_SAFE_INTEGER): number {
+  const ok = typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
+  if (!ok || (integer && !Number.isInteger(value))) {
+    const kind = integer ? "an integer" : "a finite number";
+    throw new TypeError(`Expected \`${name}\` to be ${kind} from ${min} to ${max}, got ${String(value)} (${typeof value})`);
+  }
+  return value;
+}
+
+function checkFunction<T>(name: string, value: unknown): T {
+  if (typeof value !== "function") {
+    throw new TypeError(`Expected \`${name}\` to be a function, got ${typeof value}`);
+  }
+  return value as T;
+}
+
+/** Fills defaults and rejects bad values with a TypeError that names the option. */
+export function resolveWriterOptions(options: ChatbotWriterOptions): ResolvedWriterOptions {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Expected writer options to be an object, got ${options === null ? "null" : typeof options}`);
+  }
+  const o = {
+    preLinkWindowMs: 120_000,
+    postLinkDebounceMs: 150,
+    binSeconds: 3,
+    maxWaitMs: 2_000,
+    postTimeoutMs: 10_000,
+    maxNoteActions: 500,
+    maxNoteChars: 60_000,
+    sessionIdleTtlMs: 1_800_000,
+    sweepIntervalMs: 30_000,
+    maxDeadLetters: 10_000,
+    closeTimeoutMs: 10_000,
+    now: Date.now,
+    random: Math.random,
+    logger: stderrLogger,
+    ...stripUndefined(options),
+  };
+  if (typeof o.productId !== "string" || o.productId === "") {
+    throw new TypeError(`Expected \`productId\` to be a non-empty string, got ${JSON.stringify(o.productId)}`);
+  }
+  const retry = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2, maxRetryAfterMs: 300_000, ...stripUndefined(o.retry ?? {}) };
+  return {
+    productId: o.productId,
+    preLinkWindowMs: check("preLinkWindowMs", o.preLinkWindowMs, 0),
+    postLinkDebounceMs: check("postLinkDebounceMs", o.postLinkDebounceMs, 0),
+    binSeconds: check("binSeconds", o.binSeconds, 0),
+    maxWaitMs: check("maxWaitMs", o.maxWaitMs, 0),
+    postTimeoutMs: check("postTimeoutMs", o.postTimeoutMs, 1),
+    retry: {
+      maxAttempts: check("retry.maxAttempts", retry.maxAttempts, 1, true),
+      baseDelayMs: check("retry.baseDelayMs", retry.baseDelayMs, 0),
+      maxDelayMs: check("retry.maxDelayMs", retry.maxDelayMs, 0),
+      jitter: check("retry.jitter", retry.jitter, 0, false, 1),
+      maxRetryAfterMs: check("retry.maxRetryAfterMs", retry.maxRetryAfterMs, 0),
+    },
+    maxNoteActions: check("maxNoteActions", o.maxNoteActions, 1, true),
+    maxNoteChars: check("maxNoteChars", o.maxNoteChars, 1),
+    sessionIdleTtlMs: check("sessionIdleTtlMs", o.sessionIdleTtlMs, 0),
+    sweepIntervalMs: check("sweepIntervalMs", o.sweepIntervalMs, 1),
+    maxDeadLetters: check("maxDeadLetters", o.maxDeadLetters, 0, true),
+    closeTimeoutMs: check("closeTimeoutMs", o.closeTimeoutMs, 0),
+    now: checkFunction("now", o.now),
+    random: checkFunction("random", o.random),
+    logger: o.logger,
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,49 @@
+import { PermanentDeliveryError } from "../errors.js";
+import type { RetryOptions } from "./options.js";
+
+/** What to do after a failed post. */
+export type RetryDecision =
+  | { kind: "retry"; delayMs: number }
+  | { kind: "give-up"; reason: "retries_exhausted" | "permanent_error" };
+
+/**
+ * Reads a platform's retry hint from any thrown value: a numeric `retryAfterMs` property (our
+ * {@link RetryableDeliveryError}, or a plain error from a JavaScript subclass).
+ */
+export function retryAfterHint(error: unknown): number | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const hint = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof hint === "number" && Number.isFinite(hint) && hint >= 0 ? hint : undefined;
+}
+
+function isPermanent(error: unknown): boolean {
+  if (error instanceof PermanentDeliveryError) return true;
+  return error !== null && typeof error === "object" && (error as { permanent?: unknown }).permanent === true;
+}
+
+/**
+ * Capped exponential backoff with jitter. A platform's hint (`Retry-After`, rate-limit reset)
+ * wins over the computed backoff when longer (capped at `maxRetryAfterMs`): retrying before a
+ * rate-limit reset only earns another 429.
+ */
+export function decideRetry(
+  error: unknown,
+  failedAttempts: number,
+  policy: Readonly<Required<RetryOptions>>,
+  random: () => number,
+): RetryDecision {
+  if (isPermanent(error)) return { kind: "give-up", reason: "permanent_error" };
+  if (failedAttempts >= policy.maxAttempts) return { kind: "give-up", reason: "retries_exhausted" };
+  const exponential = policy.baseDelayMs * 2 ** (failedAttempts - 1);
+  const jittered = Math.min(policy.maxDelayMs, exponential * (1 - policy.jitter + 2 * policy.jitter * random()));
+  const hint = Math.min(retryAfterHint(error) ?? 0, policy.maxRetryAfterMs);
+  const delayMs = Math.max(jittered, hint);
+  return { kind: "retry", delayMs: Math.round(delayMs) };
+}
+
+/** The HTTP status carried by an error, when it carries one. */
+export function statusOf(error: unknown): number | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const status = (error as { status?: unknown }).status;
+  return typeof status === "number" ? status : undefined;
+}

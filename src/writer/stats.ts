@@ -1,0 +1,44 @@
+/** A writer's counters (since construction) and gauges (now), for metrics and tests. */
+export interface WriterStats {
+  /** Actions passed to `writeActions`. */
+  actionsReceived: number;
+  /** Actions in notes the platform confirmed. */
+  actionsDelivered: number;
+  /** Pre-link actions that fell out of the window (the documented policy, not a failure). */
+  actionsTrimmed: number;
+  /** Pre-link actions of sessions that expired unlinked. */
+  actionsExpired: number;
+  notesPosted: number;
+  /** Failed platform calls (each retry that fails counts again). */
+  postFailures: number;
+  retries: number;
+  /** Notes moved to the dead letter. */
+  deadLettered: number;
+  deadLetteredActions: number;
+  /** Dead letters pushed out of the bounded list by newer ones. */
+  deadLettersEvicted: number;
+  /** Sessions tracked now. */
+  sessions: number;
+  /** Posts in flight now. */
+  inFlight: number;
+  /** Dead letters held now. */
+  deadLetters: number;
+}
+
+export function emptyWriterStats(): WriterStats {
+  return {
+    actionsReceived: 0,
+    actionsDelivered: 0,
+    actionsTrimmed: 0,
+    actionsExpired: 0,
+    notesPosted: 0,
+    postFailures: 0,
+    retries: 0,
+    deadLettered: 0,
+    deadLetteredActions: 0,
+    deadLettersEvicted: 0,
+    sessions: 0,
+    inFlight: 0,
+    deadLetters: 0,
+  };
+}

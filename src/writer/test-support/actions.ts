@@ -1,0 +1,20 @@
+import type { SlimAction } from "../../payloads/types.js";
+
+/** A wire-shaped slim action for tests. */
+export function slim(description: string, timestampStart: number, index = 0): SlimAction {
+  return {
+    index,
+    type: "click",
+    title: description,
+    description,
+    canonical_url: "https://app.example/x",
+    raw_url: "https://app.example/x?y=1",
+    timestamp_start: timestampStart,
+    timestamp_end: timestampStart + 0.5,
+  };
+}
+
+/** Lets queued promise callbacks run (several microtask turns) without moving fake time. */
+export async function settle(turns = 10): Promise<void> {
+  for (let i = 0; i < turns; i++) await Promise.resolve();
+}
