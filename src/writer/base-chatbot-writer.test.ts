@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { PayloadError, WriterClosedError } from "../errors.js";
 import { createTestWriter, type RecordingChatbotWriter } from "../testing/index.js";
-import { settle, slim } from "./test-support/actions.js";
+import { slim } from "./test-support/actions.js";
 
 const T0 = 1_718_000_000; // Unix seconds: 2024-06-10 06:13:20 UTC
 
@@ -216,6 +216,15 @@ describe("close", () => {
     expect(writer.notes).toHaveLength(1);
   });
 
+  it("keeps part ids readable after close", async () => {
+    writer = createTestWriter();
+    await writer.writeActions("c", "s", [slim("a", T0)]);
+    const closing = writer.close();
+    await vi.runAllTimersAsync();
+    await closing;
+    expect(writer.getPartIds("s")).toEqual(["part-1"]);
+  });
+
   it("reports never-linked actions instead of dropping them silently", async () => {
     writer = createTestWriter();
     await writer.writeActions(null, "s1", [slim("a", T0), slim("b", T0)]);
@@ -276,11 +285,4 @@ describe("part ids and expiry", () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(writer.notesIn("c")).toHaveLength(2);
   });
-});
-
-it("settle() helper lets promise chains run", async () => {
-  let done = false;
-  void Promise.resolve().then(() => (done = true));
-  await settle();
-  expect(done).toBe(true);
 });

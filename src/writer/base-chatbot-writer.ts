@@ -422,7 +422,6 @@ export abstract class BaseChatbotWriter {
     if (summary.unlinkedActions > 0) {
       this.#log("warn", "closed with actions of never-linked sessions", { ...summary, productId: this.options.productId });
     }
-    this.#sessions.clear();
     this.#events.emit("closed", summary);
     return summary;
   }

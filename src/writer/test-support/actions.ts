@@ -13,8 +13,3 @@ export function slim(description: string, timestampStart: number, index = 0): Sl
     timestamp_end: timestampStart + 0.5,
   };
 }
-
-/** Lets queued promise callbacks run (several microtask turns) without moving fake time. */
-export async function settle(turns = 10): Promise<void> {
-  for (let i = 0; i < turns; i++) await Promise.resolve();
-}
