@@ -47,4 +47,4 @@ if (writer.notes.length !== 2) {
   console.error(`expected 2 notes, got ${writer.notes.length}`);
   process.exit(1);
 }
-console.log(`delivered ${writer.notes.length} notes; part ids: ${writer.getPartIds("ph-123").join(", ") || "(forgotten at close)"}`);
+console.log(`delivered ${writer.notes.length} notes; part ids: ${(await writer.getPartIds("ph-123")).join(", ")}`);

@@ -222,7 +222,7 @@ describe("close", () => {
     const closing = writer.close();
     await vi.runAllTimersAsync();
     await closing;
-    expect(writer.getPartIds("s")).toEqual(["part-1"]);
+    expect(await writer.getPartIds("s")).toEqual(["part-1"]);
   });
 
   it("reports never-linked actions instead of dropping them silently", async () => {
@@ -253,9 +253,9 @@ describe("part ids and expiry", () => {
     writer.script({ kind: "ok", partId: null });
     await writer.writeActions("c", "s", [slim("no id", T0 + 9)]);
     await vi.advanceTimersByTimeAsync(200);
-    expect(writer.getPartIds("s")).toEqual(["part-1", "part-2", "part-3"]);
-    expect(writer.takePartIds("s")).toEqual(["part-1", "part-2", "part-3"]);
-    expect(writer.getPartIds("s")).toEqual([]);
+    expect(await writer.getPartIds("s")).toEqual(["part-1", "part-2", "part-3"]);
+    expect(await writer.takePartIds("s")).toEqual(["part-1", "part-2", "part-3"]);
+    expect(await writer.getPartIds("s")).toEqual([]);
   });
 
   it("holds no per-session entry after 100,000 sessions go idle past the expiry", async () => {

@@ -1,23 +1,13 @@
 import { DeliveryTimeoutError, PayloadError, WriterClosedError } from "../errors.js";
-import { formatNoteColumns } from "../note/format.js";
 import type { NoteAction } from "../payloads/types.js";
-import { ActionBuffer } from "./action-buffer.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
-import {
-  WriterEventEmitter,
-  type CloseSummary,
-  type DeadLetter,
-  type DeadLetterReason,
-  type NoteKind,
-  type WriterEvents,
-} from "./events.js";
+import type { DeliveryEngine, DeliveryHost } from "./delivery-engine.js";
+import { WriterEventEmitter, type CloseSummary, type DeadLetter, type WriterEvents } from "./events.js";
+import { memoryDelivery } from "./memory-delivery.js";
 import { resolveWriterOptions, type ChatbotWriterOptions, type ResolvedWriterOptions } from "./options.js";
 import { decideRetry } from "./retry-policy.js";
-import { isBusy, newSessionDelivery, type SessionDelivery } from "./session-delivery.js";
 import { emptyWriterStats, type WriterStats } from "./stats.js";
-import { LazyAbort, startHousekeeping, TimerOwner, withTimeout } from "./timers.js";
-
-const RESOLVED: Promise<void> = Promise.resolve();
+import { LazyAbort, withTimeout } from "./timers.js";
 
 /** What a platform call receives besides the conversation and the body. */
 export interface PostContext {
@@ -31,29 +21,33 @@ export interface PostContext {
 /**
  * The delivery engine for any chatbot platform. A subclass implements `postNote` and
  * `redactPart`; this class owns pre-link buffering, the at-link flush, post-link debounce,
- * retries, ordering, dead letters, expiry and shutdown (see docs/delivery-policy.md).
+ * retries, ordering, dead letters, expiry and shutdown (see docs/delivery-policy.md). Buffers
+ * live in this process by default, or in Redis with the `delivery` option.
  */
 export abstract class BaseChatbotWriter {
   /** Options with defaults resolved. */
   protected readonly options: ResolvedWriterOptions;
-  readonly #sessions = new Map<string, SessionDelivery>();
   readonly #events: WriterEventEmitter;
-  readonly #timers: TimerOwner;
   readonly #deadLetters: DeadLetterStore;
   readonly #stats: WriterStats = emptyWriterStats();
-  #inFlight = 0;
-  #idleWaiters: Array<() => void> = [];
-  #sweepTimer: NodeJS.Timeout | undefined;
+  readonly #engine: DeliveryEngine;
   #closing = false;
-  #abandoning = false;
   #closed: Promise<CloseSummary> | undefined;
 
   constructor(options: ChatbotWriterOptions) {
     this.options = resolveWriterOptions(options);
-    const report = (error: unknown) => this.#log("error", "internal error in the chatbot writer", { error: String(error) });
-    this.#events = new WriterEventEmitter(report);
-    this.#timers = new TimerOwner(report, () => this.#checkIdle());
+    this.#events = new WriterEventEmitter((error) => this.#log("error", "an event listener threw", { error: String(error) }));
     this.#deadLetters = new DeadLetterStore(this.options.maxDeadLetters);
+    const host: DeliveryHost = {
+      options: this.options,
+      stats: this.#stats,
+      events: this.#events,
+      post: (conversationId, body, sessionId, attempt) => this.#callPostNote(conversationId, body, sessionId, attempt),
+      decide: (error, failedAttempts) => decideRetry(error, failedAttempts, this.options.retry, this.options.random),
+      deadLetter: (letter) => this.#recordDeadLetter(letter),
+      log: (level, message, fields) => this.#log(level, message, fields),
+    };
+    this.#engine = (options.delivery ?? memoryDelivery)(host);
   }
 
   /**
@@ -78,31 +72,12 @@ export abstract class BaseChatbotWriter {
     _userId?: string | null,
     _email?: string | null,
   ): Promise<void> {
-    // Not `async`: this runs for every batch, and a shared settled promise is cheaper than a new one.
-    try {
-      this.#ingest(conversationId, sessionId, actions);
-      return RESOLVED;
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-
-  #ingest(conversationId: string | null | undefined, sessionId: string, actions: readonly NoteAction[]): void {
-    if (this.#closing) throw new WriterClosedError();
-    if (typeof sessionId !== "string" || sessionId === "") throw new PayloadError("session_id is required");
-    if (!Array.isArray(actions)) throw new PayloadError("actions must be an array");
-    const now = this.options.now();
-    const s = this.#session(sessionId, now);
+    // Not `async`: this runs for every batch, and the engine's settled promise is cheaper than a new one.
+    if (this.#closing) return Promise.reject(new WriterClosedError());
+    if (typeof sessionId !== "string" || sessionId === "") return Promise.reject(new PayloadError("session_id is required"));
+    if (!Array.isArray(actions)) return Promise.reject(new PayloadError("actions must be an array"));
     this.#stats.actionsReceived += actions.length;
-    const target = conversationId || s.conversationId;
-    if (target) {
-      if (s.conversationId !== target) this.#link(s, target, now);
-      if (actions.length > 0) this.#addPending(s, actions, now);
-      return;
-    }
-    const prelink = (s.prelink ??= new ActionBuffer());
-    prelink.append(actions, now / 1000);
-    this.#stats.actionsTrimmed += prelink.trimOlderThan((now - this.options.preLinkWindowMs) / 1000);
+    return this.#engine.writeActions(conversationId || null, sessionId, actions);
   }
 
   /**
@@ -116,27 +91,17 @@ export abstract class BaseChatbotWriter {
     if (typeof conversationId !== "string" || conversationId === "") {
       throw new PayloadError("conversation_id is required");
     }
-    const now = this.options.now();
-    const s = this.#session(sessionId, now);
-    if (s.conversationId !== conversationId) this.#link(s, conversationId, now);
+    await this.#engine.onSessionLinked(sessionId, conversationId);
   }
 
   /** Posts every owed or debounced note now; resolves when those posts have settled. */
-  async flush(): Promise<void> {
-    for (const s of this.#sessions.values()) this.#makeDue(s);
-    this.#checkIdle();
-    for (;;) {
-      const posting: Promise<void>[] = [];
-      for (const s of this.#sessions.values()) if (s.posting) posting.push(s.posting);
-      if (posting.length === 0) return;
-      await Promise.all(posting);
-    }
+  flush(): Promise<void> {
+    return this.#engine.flush();
   }
 
-  /** Resolves when no delivery timer is pending and no post is in flight. */
+  /** Resolves when no delivery timer is pending and no post is in flight (in this process). */
   onIdle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#engine.onIdle();
   }
 
   /**
@@ -145,7 +110,13 @@ export abstract class BaseChatbotWriter {
    */
   close(): Promise<CloseSummary> {
     this.#closing = true;
-    this.#closed ??= this.#drain();
+    this.#closed ??= this.#engine.close().then((summary) => {
+      if (summary.unlinkedActions > 0) {
+        this.#log("warn", "closed with actions of never-linked sessions", { ...summary, productId: this.options.productId });
+      }
+      this.#events.emit("closed", summary);
+      return summary;
+    });
     return this.#closed;
   }
 
@@ -155,24 +126,21 @@ export abstract class BaseChatbotWriter {
   }
 
   /** Ids of the session's delivered notes, oldest first. */
-  getPartIds(sessionId: string): readonly string[] {
-    return [...(this.#sessions.get(sessionId)?.partIds ?? [])];
+  getPartIds(sessionId: string): Promise<string[]> {
+    return this.#engine.getPartIds(sessionId);
   }
 
   /** Returns the session's recorded part ids and forgets them. */
-  takePartIds(sessionId: string): string[] {
-    const s = this.#sessions.get(sessionId);
-    const ids = s?.partIds ?? [];
-    if (s) s.partIds = null;
-    return ids;
+  takePartIds(sessionId: string): Promise<string[]> {
+    return this.#engine.takePartIds(sessionId);
   }
 
   /** The conversation the writer delivers this session's notes to, if linked. */
-  linkedConversation(sessionId: string): string | null {
-    return this.#sessions.get(sessionId)?.conversationId ?? null;
+  linkedConversation(sessionId: string): Promise<string | null> {
+    return this.#engine.linkedConversation(sessionId);
   }
 
-  /** Undelivered notes kept for inspection, oldest first. */
+  /** Undelivered notes this process dead-lettered, oldest first. */
   deadLetters(): readonly DeadLetter[] {
     return this.#deadLetters.list();
   }
@@ -184,121 +152,12 @@ export abstract class BaseChatbotWriter {
 
   /** Counters and gauges for metrics. */
   stats(): WriterStats {
-    return { ...this.#stats, sessions: this.#sessions.size, inFlight: this.#inFlight, deadLetters: this.#deadLetters.size };
+    return { ...this.#stats, sessions: this.#engine.sessionCount, inFlight: this.#engine.inFlight, deadLetters: this.#deadLetters.size };
   }
 
   /** Removes sessions idle past their expiry; runs periodically, public for tests and tools. */
   pruneIdleSessions(): number {
-    const now = this.options.now();
-    const cutoffSeconds = (now - this.options.preLinkWindowMs) / 1000;
-    let removed = 0;
-    for (const [id, s] of this.#sessions) {
-      if (isBusy(s)) continue;
-      if (s.prelink !== null) {
-        this.#stats.actionsTrimmed += s.prelink.trimOlderThan(cutoffSeconds);
-        if (s.prelink.length === 0) s.prelink = null;
-      }
-      const idleFor = now - s.lastActivityAt;
-      const keep = s.conversationId !== null || s.prelink !== null ? idleFor < this.options.sessionIdleTtlMs : false;
-      if (keep) continue;
-      this.#stats.actionsExpired += s.prelink?.length ?? 0;
-      this.#sessions.delete(id);
-      removed++;
-    }
-    if (this.#sessions.size === 0) this.#stopSweep();
-    return removed;
-  }
-
-  #session(sessionId: string, now: number): SessionDelivery {
-    let s = this.#sessions.get(sessionId);
-    if (s === undefined) {
-      s = newSessionDelivery(sessionId, now);
-      this.#sessions.set(sessionId, s);
-      this.#sweepTimer ??= startHousekeeping(this.options.sweepIntervalMs, () => this.pruneIdleSessions(), (e) =>
-        this.#log("error", "idle sweep failed", { error: String(e) }),
-      );
-    } else {
-      s.lastActivityAt = now;
-    }
-    return s;
-  }
-
-  #link(s: SessionDelivery, conversationId: string, now: number): void {
-    const first = s.conversationId === null;
-    s.conversationId = conversationId;
-    let buffered = 0;
-    if (first && s.prelink !== null) {
-      // The flush note carries the window before the link, even if the last arrival was long ago.
-      this.#stats.actionsTrimmed += s.prelink.trimOlderThan((now - this.options.preLinkWindowMs) / 1000);
-      buffered = s.prelink.length;
-      if (buffered > 0) s.flush = s.prelink;
-      s.prelink = null;
-    }
-    this.#events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
-    this.#pump(s);
-  }
-
-  #addPending(s: SessionDelivery, actions: readonly NoteAction[], now: number): void {
-    (s.pending ??= new ActionBuffer()).append(actions, now / 1000);
-    if (this.#timers.refresh(s.timers, "debounce")) return;
-    const onDue = () => this.#makeDue(s);
-    this.#timers.start(s.timers, "debounce", this.options.postLinkDebounceMs, onDue);
-    this.#timers.ensure(s.timers, "maxWait", this.options.maxWaitMs, onDue);
-  }
-
-  /** The session's debounce (or max-wait) ended, or a flush/close asks for its note now. */
-  #makeDue(s: SessionDelivery): void {
-    this.#timers.clear(s.timers, "debounce");
-    this.#timers.clear(s.timers, "maxWait");
-    if (s.pending !== null && s.pending.length > 0) s.due = true;
-    this.#pump(s);
-  }
-
-  /** Starts the session's next post when nothing blocks it. One post per session at a time. */
-  #pump(s: SessionDelivery): void {
-    if (s.posting !== null || s.timers.retry !== undefined || s.conversationId === null) return;
-    if (this.#abandoning) {
-      this.#abandon(s);
-      return;
-    }
-    if (s.flush !== null && s.flush.length > 0) {
-      this.#post(s, "flush", s.flush);
-    } else if (s.pending !== null && s.pending.length > 0 && (s.due || this.#closing)) {
-      this.#post(s, "debounced", s.pending);
-    }
-  }
-
-  #post(s: SessionDelivery, kind: NoteKind, source: ActionBuffer): void {
-    const batch = source.takeNote(this.options.maxNoteActions, this.options.maxNoteChars);
-    if (kind === "flush" && source.length === 0) s.flush = null;
-    if (kind === "debounced") s.due = source.length > 0;
-    const conversationId = s.conversationId as string;
-    const binSeconds = kind === "flush" ? this.options.binSeconds : 0;
-    const body = formatNoteColumns(s.sessionId, batch.descriptions, batch.starts, binSeconds, this.options.now() / 1000);
-    this.#inFlight++;
-    s.posting = this.#deliver(s, kind, batch, conversationId, body);
-  }
-
-  async #deliver(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string): Promise<void> {
-    const attempt = s.failedAttempts + 1;
-    try {
-      const partId = await this.#callPostNote(conversationId, body, s.sessionId, attempt);
-      s.failedAttempts = 0;
-      if (partId !== null) (s.partIds ??= []).push(partId);
-      this.#stats.notesPosted++;
-      this.#stats.actionsDelivered += batch.length;
-      if (this.#events.has("delivered")) {
-        this.#events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind, actionCount: batch.length, attempt });
-      }
-    } catch (error) {
-      this.#onPostFailed(s, kind, batch, conversationId, body, error);
-    } finally {
-      s.posting = null;
-      s.lastActivityAt = this.options.now();
-      this.#inFlight--;
-      this.#pump(s);
-      this.#checkIdle();
-    }
+    return this.#engine.pruneIdleSessions();
   }
 
   async #callPostNote(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null> {
@@ -324,133 +183,19 @@ export abstract class BaseChatbotWriter {
     return null;
   }
 
-  #onPostFailed(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string, error: unknown): void {
-    s.failedAttempts++;
-    this.#stats.postFailures++;
-    const decision = this.#abandoning
-      ? ({ kind: "give-up", reason: "shutdown" } as const)
-      : decideRetry(error, s.failedAttempts, this.options.retry, this.options.random);
-    if (decision.kind === "give-up") {
-      this.#deadLetter(s, kind, batch, conversationId, body, decision.reason, error);
-      return;
-    }
-    // The failed note goes back ahead of anything that arrived meanwhile: order is kept, and the
-    // newer actions join the next attempt.
-    if (kind === "flush") {
-      if (s.flush === null) s.flush = batch;
-      else s.flush.prependBuffer(batch);
-    } else {
-      (s.pending ??= new ActionBuffer()).prependBuffer(batch);
-      s.due = true;
-    }
-    this.#stats.retries++;
-    this.#timers.start(s.timers, "retry", decision.delayMs, () => this.#pump(s));
-    this.#events.emit("retrying", { sessionId: s.sessionId, conversationId, kind, attempt: s.failedAttempts, delayMs: decision.delayMs, error });
-  }
-
-  #deadLetter(
-    s: SessionDelivery,
-    kind: NoteKind,
-    batch: ActionBuffer,
-    conversationId: string,
-    body: string,
-    reason: DeadLetterReason,
-    error: unknown,
-  ): void {
-    const letter: DeadLetter = {
-      sessionId: s.sessionId,
-      conversationId,
-      reason,
-      error: error instanceof Error ? error.message : String(error),
-      attempts: s.failedAttempts,
-      kind,
-      actions: batch.toActions(),
-      body,
-      at: this.options.now(),
-    };
-    s.failedAttempts = 0;
+  #recordDeadLetter(letter: DeadLetter): void {
     this.#stats.deadLettered++;
-    this.#stats.deadLetteredActions += batch.length;
-    const evicted = this.#deadLetters.add(letter);
-    if (evicted > 0) this.#stats.deadLettersEvicted += evicted;
+    this.#stats.deadLetteredActions += letter.actions.length;
+    this.#stats.deadLettersEvicted += this.#deadLetters.add(letter);
     this.#log("warn", "note dead-lettered", {
       productId: this.options.productId,
-      sessionId: s.sessionId,
-      conversationId,
-      reason,
-      actions: batch.length,
+      sessionId: letter.sessionId,
+      conversationId: letter.conversationId,
+      reason: letter.reason,
+      actions: letter.actions.length,
       error: letter.error,
     });
     this.#events.emit("dead-lettered", letter);
-  }
-
-  /** After the close deadline: whatever is not in flight goes to the dead letter. */
-  #abandon(s: SessionDelivery): void {
-    const conversationId = s.conversationId as string;
-    for (const kind of ["flush", "debounced"] as const) {
-      const source = kind === "flush" ? s.flush : s.pending;
-      if (source === null || source.length === 0) continue;
-      const batch = new ActionBuffer();
-      batch.appendBuffer(source);
-      const binSeconds = kind === "flush" ? this.options.binSeconds : 0;
-      const body = formatNoteColumns(s.sessionId, batch.descriptions, batch.starts, binSeconds, this.options.now() / 1000);
-      this.#deadLetter(s, kind, batch, conversationId, body, "shutdown", "close() timed out before delivery");
-    }
-    s.flush = null;
-    s.due = false;
-  }
-
-  async #drain(): Promise<CloseSummary> {
-    this.#stopSweep();
-    const deadLetteredBefore = this.#stats.deadLettered;
-    for (const s of this.#sessions.values()) this.#makeDue(s);
-    if (!(await this.#idleWithin(this.options.closeTimeoutMs))) {
-      this.#abandoning = true;
-      for (const s of this.#sessions.values()) {
-        this.#timers.clearAll(s.timers);
-        this.#pump(s);
-      }
-    }
-    await this.onIdle();
-    const deadLettered = this.#stats.deadLettered - deadLetteredBefore;
-    const summary: CloseSummary = { deadLettered, unlinkedActions: 0, unlinkedSessions: 0 };
-    for (const s of this.#sessions.values()) {
-      if (s.prelink === null || s.prelink.length === 0) continue;
-      summary.unlinkedSessions++;
-      summary.unlinkedActions += s.prelink.length;
-    }
-    if (summary.unlinkedActions > 0) {
-      this.#log("warn", "closed with actions of never-linked sessions", { ...summary, productId: this.options.productId });
-    }
-    this.#events.emit("closed", summary);
-    return summary;
-  }
-
-  async #idleWithin(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const idle = this.onIdle().then(() => true as const);
-    try {
-      return await Promise.race([idle, timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #isIdle(): boolean {
-    return this.#inFlight === 0 && this.#timers.active === 0;
-  }
-
-  #checkIdle(): void {
-    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  #stopSweep(): void {
-    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
-    this.#sweepTimer = undefined;
   }
 
   #log(level: "warn" | "error", message: string, fields: Record<string, unknown>): void {

@@ -1,5 +1,7 @@
 /** Options of {@link BaseChatbotWriter}, their defaults, and their validation. */
 
+import type { DeliveryEngineFactory } from "./delivery-engine.js";
+
 /** Where the writer reports what operators should see. Every method is optional. */
 export interface WriterLogger {
   warn?(message: string, fields?: Record<string, unknown>): void;
@@ -54,6 +56,8 @@ export interface ChatbotWriterOptions {
   random?: () => number;
   /** Receives warnings (dead letters, dropped work). @default writes JSON lines to stderr */
   logger?: WriterLogger;
+  /** Where buffers live and who posts when: e.g. `redisDelivery({ … })`. @default this process's memory */
+  delivery?: DeliveryEngineFactory;
 }
 
 /** Options with every default filled in. */

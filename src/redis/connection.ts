@@ -1,0 +1,136 @@
+import type { RedisCommands } from "./commands.js";
+import { RedisUnavailableError } from "./commands.js";
+
+/** How to reach Redis: a URL (we create and own the client) or a client you own. */
+export interface RedisConnectionOptions {
+  /** `redis://host:port/db`. @default process.env.REDIS_URL ?? "redis://127.0.0.1:6379" */
+  url?: string;
+  /** An existing client (e.g. from `@redis/client`'s `createClient({ RESP: 2 })`); not closed by us. */
+  client?: RedisCommands;
+  /** A command not answered in this long fails, in ms. @default 2_000 */
+  commandTimeoutMs?: number;
+  /** Receives connection errors of a client we created. @default ignored (commands report them) */
+  onError?: (error: Error) => void;
+}
+
+interface OwnedClient extends RedisCommands {
+  isOpen: boolean;
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/**
+ * One Redis connection, created lazily on the first command (construction does no I/O).
+ * Commands never wait for a reconnect: while the server is down they fail at once with a
+ * {@link RedisUnavailableError}, and every command is bounded by `commandTimeoutMs`.
+ */
+export class RedisConnection implements RedisCommands {
+  readonly #options: RedisConnectionOptions;
+  readonly #timeoutMs: number;
+  #client: RedisCommands | undefined;
+  #owned: OwnedClient | undefined;
+  #connecting: Promise<RedisCommands> | undefined;
+  #closed = false;
+
+  constructor(options: RedisConnectionOptions = {}) {
+    this.#options = options;
+    this.#timeoutMs = options.commandTimeoutMs ?? 2_000;
+    if (!(this.#timeoutMs > 0)) throw new TypeError(`Expected \`commandTimeoutMs\` to be > 0, got ${String(options.commandTimeoutMs)}`);
+    this.#client = options.client;
+  }
+
+  /** The URL a created client connects to. */
+  get url(): string {
+    return this.#options.url ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  }
+
+  async sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown> {
+    if (this.#closed) throw new RedisUnavailableError("the Redis connection is closed");
+    const client = this.#client ?? (await this.#connect());
+    try {
+      return await client.sendCommand(args, { timeout: options?.timeout ?? this.#timeoutMs });
+    } catch (error) {
+      if (isReplyError(error)) throw error;
+      throw new RedisUnavailableError(`Redis command ${args[0] ?? ""} failed: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** Closes the client this connection created (never a client it was given). Safe twice. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const owned = this.#owned;
+    this.#owned = undefined;
+    if (owned === undefined) return;
+    try {
+      if (owned.isOpen) await owned.close();
+    } catch {
+      owned.destroy();
+    }
+  }
+
+  #connect(): Promise<RedisCommands> {
+    this.#connecting ??= this.#create().catch((error: unknown) => {
+      this.#connecting = undefined;
+      throw new RedisUnavailableError(`cannot connect to Redis at ${redact(this.url)}: ${messageOf(error)}`, { cause: error });
+    });
+    return this.#connecting;
+  }
+
+  async #create(): Promise<RedisCommands> {
+    // Loaded only here, so users of the in-memory engine never need the package.
+    const { createClient } = await import("@redis/client");
+    const client = createClient({
+      url: this.url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: this.#timeoutMs,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000),
+      },
+    }) as unknown as OwnedClient;
+    // connect() keeps retrying while the server is unreachable; a caller must not hang on it:
+    // the first connection error, or the timeout, fails this attempt.
+    let timer: NodeJS.Timeout | undefined;
+    let failConnect: ((error: Error) => void) | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      failConnect = reject;
+      timer = setTimeout(() => reject(new Error(`no connection within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    client.on("error", (error: Error) => {
+      failConnect?.(error);
+      this.#options.onError?.(error);
+    });
+    try {
+      await Promise.race([client.connect(), timedOut]);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      failConnect = undefined;
+    }
+    if (this.#closed) {
+      client.destroy();
+      throw new Error("the Redis connection was closed while connecting");
+    }
+    this.#owned = client;
+    this.#client = client;
+    return client;
+  }
+}
+
+function isReplyError(error: unknown): boolean {
+  // Errors Redis itself answered (a script error, WRONGTYPE) are not connectivity problems.
+  return error instanceof Error && error.constructor.name === "ErrorReply";
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
