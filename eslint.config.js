@@ -24,7 +24,7 @@ export default tseslint.config(
   },
   {
     // Plain JavaScript examples run against the built package; they are not part of the TS project.
-    files: ["examples/**/*.mjs"],
+    files: ["examples/**/*.mjs", "test/fixtures/**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       parserOptions: { projectService: false, project: false },

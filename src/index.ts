@@ -10,3 +10,4 @@ export * from "./writer/index.js";
 export * from "./session/index.js";
 export * from "./stores/index.js";
 export * from "./manager/index.js";
+export * from "./redis/index.js";

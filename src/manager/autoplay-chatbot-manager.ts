@@ -1,4 +1,4 @@
-import { PayloadError } from "../errors.js";
+import { ConcurrentUpdateError, PayloadError } from "../errors.js";
 import { parseActionsPayload } from "../payloads/parse.js";
 import type { ConversationEventType } from "../session/conversation-event.js";
 import type { SessionState } from "../session/session-state.js";
@@ -17,7 +17,15 @@ export interface AutoplayChatbotManagerOptions {
   sessionStore?: SessionStateStore;
   /** conversation id → session id. @default a new InMemoryConversationLinkStore (closed by `close()`) */
   linkStore?: ConversationLinkStore;
+  /**
+   * A state whose stored copy is older than this is saved again even when a batch changed
+   * nothing, so its store TTL keeps being refreshed while actions flow, in ms. @default 3_600_000
+   */
+  stateRefreshMs?: number;
 }
+
+/** Saves that lose a compare-and-set race are re-applied on fresh state this many times. */
+const MAX_CONFLICT_RETRIES = 5;
 
 /** What `onActions` did with a payload. */
 export interface ActionsOutcome {
@@ -44,6 +52,7 @@ export class AutoplayChatbotManager {
   readonly linkStore: ConversationLinkStore;
   readonly #owned: Array<{ close?(): Promise<void> }> = [];
   readonly #serializer = new KeyedSerializer();
+  readonly #stateRefreshMs: number;
   #closed: Promise<void> | undefined;
 
   constructor(options: AutoplayChatbotManagerOptions) {
@@ -53,6 +62,8 @@ export class AutoplayChatbotManager {
     this.writer = options.writer;
     this.sessionStore = options.sessionStore ?? this.#own(new InMemorySessionStateStore());
     this.linkStore = options.linkStore ?? this.#own(new InMemoryConversationLinkStore());
+    this.#stateRefreshMs = options.stateRefreshMs ?? 3_600_000;
+    if (!(this.#stateRefreshMs >= 0)) throw new TypeError(`Expected \`stateRefreshMs\` to be >= 0, got ${String(options.stateRefreshMs)}`);
   }
 
   /**
@@ -68,12 +79,19 @@ export class AutoplayChatbotManager {
       throw new PayloadError("session_id is required: actions without a session cannot be attributed to a conversation");
     }
     return this.#serializer.run(sessionId, async () => {
-      const state = await this.sessionStore.getOrCreate(sessionId);
-      if (parsed.user_id) state.metadata.user_id = parsed.user_id;
-      if (parsed.email) state.metadata.email = parsed.email;
+      const { state, isNew } = await this.#load(sessionId);
       const conversationId = state.conversationLinked ? state.conversationId : null;
       await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
-      await this.sessionStore.save(state);
+      // Hot path: the state is saved only when it is new, when identity changed, or to refresh
+      // its TTL; a batch otherwise costs one state read and the writer's own work.
+      const identity = { user_id: parsed.user_id, email: parsed.email };
+      const stale = Date.now() - state.updatedAtMs >= this.#stateRefreshMs;
+      if (isNew || stale || identityChanges(state, identity)) {
+        await this.#saveWithRetry(sessionId, state, (s) => {
+          mergeIdentity(s, identity);
+          s.markUpdated();
+        });
+      }
       return { sessionId, accepted: parsed.actions.length, conversationId };
     });
   }
@@ -87,14 +105,22 @@ export class AutoplayChatbotManager {
     if (typeof sessionId !== "string" || sessionId === "") throw new PayloadError("session_id is required");
     if (typeof conversationId !== "string" || conversationId === "") throw new PayloadError("conversation_id is required");
     return this.#serializer.run(sessionId, async () => {
-      const state = await this.sessionStore.getOrCreate(sessionId);
-      const result = await linkConversation(state, conversationId, this.linkStore, eventType);
-      if (!result.ok) return { status: "conflict", owner: result.owner };
-      if (state.conversationLinked && state.conversationId !== null) {
-        await this.writer.onSessionLinked(sessionId, state.conversationId);
+      for (let attempt = 0; ; attempt++) {
+        const { state, isNew } = await this.#load(sessionId);
+        const result = await linkConversation(state, conversationId, this.linkStore, eventType);
+        if (!result.ok) return { status: "conflict", owner: result.owner };
+        try {
+          if (result.changed || isNew) await this.sessionStore.save(state);
+        } catch (error) {
+          // Another instance saved this session meanwhile: link again on its fresh state.
+          if (error instanceof ConcurrentUpdateError && attempt < MAX_CONFLICT_RETRIES) continue;
+          throw error;
+        }
+        if (state.conversationLinked && state.conversationId !== null) {
+          await this.writer.onSessionLinked(sessionId, state.conversationId);
+        }
+        return { status: "linked", event: result.event, conversationId: state.conversationId, changed: result.changed };
       }
-      await this.sessionStore.save(state);
-      return { status: "linked", event: result.event, conversationId: state.conversationId, changed: result.changed };
     });
   }
 
@@ -117,8 +143,40 @@ export class AutoplayChatbotManager {
     return this.#closed;
   }
 
+  /** The stored state, or a new one (which is not stored until saved). */
+  async #load(sessionId: string): Promise<{ state: SessionState; isNew: boolean }> {
+    const stored = await this.sessionStore.get(sessionId);
+    if (stored !== null) return { state: stored, isNew: false };
+    return { state: await this.sessionStore.getOrCreate(sessionId), isNew: true };
+  }
+
+  /** Applies `change` and saves; on a lost compare-and-set race, reloads and re-applies. */
+  async #saveWithRetry(sessionId: string, first: SessionState, change: (state: SessionState) => void): Promise<void> {
+    let state = first;
+    for (let attempt = 0; ; attempt++) {
+      change(state);
+      try {
+        await this.sessionStore.save(state);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_CONFLICT_RETRIES) throw error;
+        state = await this.sessionStore.getOrCreate(sessionId);
+      }
+    }
+  }
+
   #own<T extends { close?(): Promise<void> }>(resource: T): T {
     this.#owned.push(resource);
     return resource;
   }
+}
+
+function identityChanges(state: SessionState, identity: { user_id: string | null; email: string | null }): boolean {
+  return (identity.user_id !== null && identity.user_id !== "" && state.metadata.user_id !== identity.user_id) ||
+    (identity.email !== null && identity.email !== "" && state.metadata.email !== identity.email);
+}
+
+function mergeIdentity(state: SessionState, identity: { user_id: string | null; email: string | null }): void {
+  if (identity.user_id) state.metadata.user_id = identity.user_id;
+  if (identity.email) state.metadata.email = identity.email;
 }

@@ -28,6 +28,8 @@ export interface SlimAction {
  * ignored; a missing or null `timestamp_start` / `description` is tolerated (SPEC §3).
  */
 export interface NoteAction {
+  /** The wire position in the session; with Redis delivery it makes a replayed action count once. */
+  readonly index?: number | null;
   readonly description?: string | null;
   readonly timestamp_start?: number | null;
 }

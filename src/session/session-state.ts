@@ -107,6 +107,15 @@ export class SessionState {
   get tourId(): string | null {
     return this.#tourId;
   }
+  /** When the state last changed (or was marked updated), epoch ms. */
+  get updatedAtMs(): number {
+    return this.#updatedAtMs;
+  }
+
+  /** Marks the state updated now without changing it (lets a caller refresh a stored TTL). */
+  markUpdated(): void {
+    this.#updatedAtMs = this.#clock();
+  }
 
   /**
    * THINKING → PROACTIVE. Returns false, changing nothing, while a cooldown is active.

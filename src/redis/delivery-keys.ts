@@ -1,0 +1,31 @@
+/**
+ * Every key of the Redis delivery engine, built in one place: `{prefix}s:{sessionId}:{part}` for a
+ * session's keys and `{prefix}due` / `{prefix}dead` for the shared ones. The order of
+ * {@link DeliveryKeys.session} is the KEYS order the delivery scripts expect.
+ */
+export class DeliveryKeys {
+  readonly due: string;
+  readonly dead: string;
+  readonly #prefix: string;
+
+  constructor(prefix: string) {
+    if (typeof prefix !== "string") throw new TypeError(`Expected \`keyPrefix\` to be a string, got ${typeof prefix}`);
+    this.#prefix = prefix;
+    this.due = `${prefix}due`;
+    this.dead = `${prefix}dead`;
+  }
+
+  meta(sessionId: string): string {
+    return `${this.#prefix}s:${sessionId}:meta`;
+  }
+
+  parts(sessionId: string): string {
+    return `${this.#prefix}s:${sessionId}:parts`;
+  }
+
+  /** meta, pre, flush, pending, inflight, parts, seen, due, dead. */
+  session(sessionId: string): string[] {
+    const base = `${this.#prefix}s:${sessionId}:`;
+    return [`${base}meta`, `${base}pre`, `${base}flush`, `${base}pending`, `${base}inflight`, `${base}parts`, `${base}seen`, this.due, this.dead];
+  }
+}

@@ -1,0 +1,221 @@
+import { RedisScript } from "./script.js";
+
+/*
+ * The Redis delivery engine's atomic steps. Every script gets the same keys, in this order:
+ *   KEYS[1] meta     HASH  conv, first, last (ms), fails, retry_at, lease, lease_until, kind, seq
+ *   KEYS[2] pre      ZSET  pre-link actions, score = timestamp_start, member = 16-digit seq .. entry
+ *   KEYS[3] flush    LIST  the at-link flush note's entries (sorted by time)
+ *   KEYS[4] pending  LIST  post-link entries waiting for their debounce
+ *   KEYS[5] inflight LIST  entries claimed by the lease holder, kept until the platform confirms
+ *   KEYS[6] parts    LIST  ids of delivered notes
+ *   KEYS[7] seen     SET   dedupe ids of accepted actions (a payload delivered twice counts once)
+ *   KEYS[8] due      ZSET  (shared) session id -> when it next needs a look, ms
+ *   KEYS[9] dead     LIST  (shared) dead letters, JSON, capped
+ * Entries are opaque JSON strings `[timestamp_start, description]` made by the client.
+ * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
+ */
+
+const PRELUDE = `
+local meta, pre, flush, pending, inflight, parts, seen, due, dead =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+local function num(key, field)
+  return tonumber(redis.call('HGET', key, field) or '0') or 0
+end
+
+-- When the session next needs a look (or -1 for never), recorded in the shared due set.
+local function reschedule(sid, now, debounce, maxwait)
+  local lease_until = num(meta, 'lease_until')
+  if lease_until > now and redis.call('HGET', meta, 'lease') then
+    redis.call('ZADD', due, lease_until, sid)
+    return lease_until
+  end
+  local at = -1
+  if not redis.call('HGET', meta, 'conv') then
+    at = -1
+  elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 then
+    at = now
+  elseif redis.call('LLEN', pending) > 0 then
+    at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
+  end
+  if at < 0 then
+    redis.call('ZREM', due, sid)
+    return -1
+  end
+  at = math.max(at, num(meta, 'retry_at'))
+  redis.call('ZADD', due, at, sid)
+  return at
+end
+
+-- First link: the pre-link window becomes the flush note.
+local function move_pre_to_flush(cutoff)
+  redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
+  local members = redis.call('ZRANGE', pre, 0, -1)
+  for i = 1, #members do
+    redis.call('RPUSH', flush, string.sub(members[i], 17))
+  end
+  redis.call('DEL', pre)
+  return #members
+end
+
+local function touch(ttl)
+  for _, key in ipairs({meta, pre, flush, pending, inflight, parts, seen}) do
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+`;
+
+/** ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, then (dedupeId, ts, entry)… */
+export const WRITE = new RedisScript(`${PRELUDE}
+local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local stored = redis.call('HGET', meta, 'conv')
+local flushed = 0
+if conv ~= '' and conv ~= stored then
+  redis.call('HSET', meta, 'conv', conv)
+  if not stored then flushed = move_pre_to_flush(cutoff) end
+elseif conv == '' and stored then
+  conv = stored
+end
+local accepted = 0
+local count = (#ARGV - 7) / 3
+local seq = 0
+if conv == '' and count > 0 then seq = redis.call('HINCRBY', meta, 'seq', count) - count end
+for i = 0, count - 1 do
+  local id, ts, entry = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
+  if id == '' or redis.call('SADD', seen, id) == 1 then
+    accepted = accepted + 1
+    if conv ~= '' then
+      redis.call('RPUSH', pending, entry)
+    else
+      redis.call('ZADD', pre, ts, string.format('%016d', seq + i) .. entry)
+    end
+  end
+end
+if conv ~= '' and accepted > 0 then
+  if not redis.call('HGET', meta, 'first') then redis.call('HSET', meta, 'first', now) end
+  redis.call('HSET', meta, 'last', now)
+end
+local trimmed = 0
+if conv == '' then trimmed = redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff) end
+touch(ttl)
+return {accepted, reschedule(sid, now, debounce, maxwait), conv, flushed, trimmed}
+`);
+
+/** ARGV: sid, now, conv, cutoffSeconds, debounce, maxwait, ttl. Returns {flushed, at} or {-1, -1} when already linked there. */
+export const LINK = new RedisScript(`${PRELUDE}
+local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local stored = redis.call('HGET', meta, 'conv')
+if stored == conv then return {-1, -1} end
+redis.call('HSET', meta, 'conv', conv)
+local flushed = 0
+if not stored then flushed = move_pre_to_flush(cutoff) end
+touch(ttl)
+return {flushed, reschedule(sid, now, debounce, maxwait)}
+`);
+
+/**
+ * ARGV: sid, now, token, leaseMs, maxActions, maxChars, debounce, maxwait, force(0|1).
+ * Returns {1, kind, conv, attempt, entries…} when this caller now holds the lease, else {0, at}.
+ */
+export const CLAIM = new RedisScript(`${PRELUDE}
+local sid, now, token, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local max_actions, max_chars = tonumber(ARGV[5]), tonumber(ARGV[6])
+local debounce, maxwait, force = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
+local conv = redis.call('HGET', meta, 'conv')
+if not conv then
+  redis.call('ZREM', due, sid)
+  return {0, -1}
+end
+if redis.call('HGET', meta, 'lease') and num(meta, 'lease_until') > now then return {0, -2} end
+if num(meta, 'retry_at') > now then return {0, num(meta, 'retry_at')} end
+local kind
+if redis.call('LLEN', inflight) > 0 then
+  kind = redis.call('HGET', meta, 'kind') or 'debounced'
+else
+  local source
+  if redis.call('LLEN', flush) > 0 then
+    kind, source = 'flush', flush
+  elseif redis.call('LLEN', pending) > 0 then
+    local due_at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
+    if not force and due_at > now then return {0, due_at} end
+    kind, source = 'debounced', pending
+  else
+    redis.call('ZREM', due, sid)
+    return {0, -1}
+  end
+  local items = redis.call('LRANGE', source, 0, max_actions - 1)
+  local take, chars = 0, 0
+  for i = 1, #items do
+    chars = chars + #items[i]
+    if i > 1 and chars > max_chars then break end
+    take = i
+  end
+  for i = 1, take do redis.call('RPUSH', inflight, items[i]) end
+  redis.call('LTRIM', source, take, -1)
+  if kind == 'debounced' and redis.call('LLEN', pending) == 0 then redis.call('HDEL', meta, 'first', 'last') end
+  redis.call('HSET', meta, 'kind', kind)
+end
+redis.call('HSET', meta, 'lease', token, 'lease_until', now + lease_ms)
+redis.call('ZADD', due, now + lease_ms, sid)
+local reply = {1, kind, conv, num(meta, 'fails') + 1}
+local entries = redis.call('LRANGE', inflight, 0, -1)
+for i = 1, #entries do reply[#reply + 1] = entries[i] end
+return reply
+`);
+
+/** ARGV: sid, token, now, debounce, maxwait, partId|"", ttl. Returns {1, at} or {0} if the lease was lost. */
+export const CONFIRM = new RedisScript(`${PRELUDE}
+local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+if redis.call('HGET', meta, 'lease') ~= token then return {0} end
+redis.call('DEL', inflight)
+redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at')
+redis.call('HSET', meta, 'fails', 0)
+if part ~= '' then
+  redis.call('RPUSH', parts, part)
+  redis.call('PEXPIRE', parts, ttl)
+end
+return {1, reschedule(sid, now, debounce, maxwait)}
+`);
+
+/**
+ * ARGV: sid, token, now, debounce, maxwait, retryAt. The claimed entries go back ahead of newer
+ * ones; the note is due again at retryAt with everything pending. Returns {1, at} or {0}.
+ */
+export const RETRY = new RedisScript(`${PRELUDE}
+local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local debounce, maxwait, retry_at = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if redis.call('HGET', meta, 'lease') ~= token then return {0} end
+local target = pending
+if redis.call('HGET', meta, 'kind') == 'flush' then target = flush end
+local items = redis.call('LRANGE', inflight, 0, -1)
+for i = #items, 1, -1 do redis.call('LPUSH', target, items[i]) end
+redis.call('DEL', inflight)
+if target == pending then redis.call('HSET', meta, 'first', 0, 'last', 0) end
+redis.call('HINCRBY', meta, 'fails', 1)
+redis.call('HSET', meta, 'retry_at', retry_at)
+redis.call('HDEL', meta, 'lease', 'lease_until', 'kind')
+return {1, reschedule(sid, now, debounce, maxwait)}
+`);
+
+/** ARGV: sid, token, now, debounce, maxwait, letterJson, maxDead. Returns {1, at} or {0}. */
+export const DEAD_LETTER = new RedisScript(`${PRELUDE}
+local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local debounce, maxwait, letter, max_dead = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+if redis.call('HGET', meta, 'lease') ~= token then return {0} end
+redis.call('DEL', inflight)
+redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at')
+redis.call('HSET', meta, 'fails', 0)
+redis.call('RPUSH', dead, letter)
+redis.call('LTRIM', dead, -max_dead, -1)
+return {1, reschedule(sid, now, debounce, maxwait)}
+`);
+
+/** Returns the part ids and deletes them. */
+export const TAKE_PARTS = new RedisScript(`
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return ids
+`);
