@@ -11,7 +11,8 @@ export type ErrorCode =
   | "DELIVERY_FAILED"
   | "DELIVERY_PERMANENT"
   | "DELIVERY_TIMEOUT"
-  | "WRITER_CLOSED";
+  | "WRITER_CLOSED"
+  | "CONCURRENT_UPDATE";
 
 /** Base class: every error thrown on purpose by this library extends it. */
 export class AutoplayError extends Error {
@@ -85,5 +86,20 @@ export class DeliveryTimeoutError extends AutoplayError {
 export class WriterClosedError extends AutoplayError {
   constructor() {
     super("WRITER_CLOSED", "the writer is closed and takes no more actions");
+  }
+}
+
+/**
+ * A compare-and-set write lost to another writer (e.g. two instances saving the same session):
+ * nothing was written. Reload the current value, re-apply the change and save again; never retry
+ * the same stale object, which would fail the same way.
+ */
+export class ConcurrentUpdateError extends AutoplayError {
+  /** What was being written, e.g. `session "s-1"`. */
+  readonly resource: string;
+
+  constructor(resource: string, detail?: string) {
+    super("CONCURRENT_UPDATE", `concurrent update of ${resource}${detail ? ` (${detail})` : ""}: reload and re-apply the change`);
+    this.resource = resource;
   }
 }

@@ -123,7 +123,11 @@ export class RedisConnection implements RedisCommands {
 
 function isReplyError(error: unknown): boolean {
   // Errors Redis itself answered (a script error, WRONGTYPE) are not connectivity problems.
-  return error instanceof Error && error.constructor.name === "ErrorReply";
+  // node-redis throws subclasses (SimpleError, BlobError) of its ErrorReply: walk the chain.
+  for (let proto: unknown = error; proto !== null && proto !== undefined; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === "ErrorReply") return true;
+  }
+  return false;
 }
 
 function messageOf(error: unknown): string {

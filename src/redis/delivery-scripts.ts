@@ -19,30 +19,38 @@ const PRELUDE = `
 local meta, pre, flush, pending, inflight, parts, seen, due, dead =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
+-- Variadic commands in slices: Lua's unpack() cannot spread more than a few thousand values.
+local function call_all(command, key, values)
+  for i = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+
 local function num(key, field)
   return tonumber(redis.call('HGET', key, field) or '0') or 0
 end
 
 -- When the session next needs a look (or -1 for never), recorded in the shared due set.
 local function reschedule(sid, now, debounce, maxwait)
-  local lease_until = num(meta, 'lease_until')
-  if lease_until > now and redis.call('HGET', meta, 'lease') then
+  local m = redis.call('HMGET', meta, 'lease', 'lease_until', 'conv', 'first', 'last', 'retry_at')
+  local lease_until = tonumber(m[2] or '0') or 0
+  if m[1] and lease_until > now then
     redis.call('ZADD', due, lease_until, sid)
     return lease_until
   end
   local at = -1
-  if not redis.call('HGET', meta, 'conv') then
+  if not m[3] then
     at = -1
   elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 then
     at = now
   elseif redis.call('LLEN', pending) > 0 then
-    at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
+    at = math.min((tonumber(m[5] or '0') or 0) + debounce, (tonumber(m[4] or '0') or 0) + maxwait)
   end
   if at < 0 then
     redis.call('ZREM', due, sid)
     return -1
   end
-  at = math.max(at, num(meta, 'retry_at'))
+  at = math.max(at, tonumber(m[6] or '0') or 0)
   redis.call('ZADD', due, at, sid)
   return at
 end
@@ -51,9 +59,9 @@ end
 local function move_pre_to_flush(cutoff)
   redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   local members = redis.call('ZRANGE', pre, 0, -1)
-  for i = 1, #members do
-    redis.call('RPUSH', flush, string.sub(members[i], 17))
-  end
+  local entries = {}
+  for i = 1, #members do entries[i] = string.sub(members[i], 17) end
+  call_all('RPUSH', flush, entries)
   redis.call('DEL', pre)
   return #members
 end
@@ -65,11 +73,15 @@ local function touch(ttl)
 end
 `;
 
-/** ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, then (dedupeId, ts, entry)… */
+/**
+ * ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, then (dedupeId, ts, entry)…
+ * The hot path: one HMGET of the session's state, one membership check for the whole batch.
+ */
 export const WRITE = new RedisScript(`${PRELUDE}
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local stored = redis.call('HGET', meta, 'conv')
+local m = redis.call('HMGET', meta, 'conv', 'first')
+local stored, first = m[1], m[2]
 local flushed = 0
 if conv ~= '' and conv ~= stored then
   redis.call('HSET', meta, 'conv', conv)
@@ -77,29 +89,55 @@ if conv ~= '' and conv ~= stored then
 elseif conv == '' and stored then
   conv = stored
 end
-local accepted = 0
 local count = (#ARGV - 7) / 3
+local ids = {}
+for i = 0, count - 1 do
+  if ARGV[8 + i * 3] ~= '' then ids[#ids + 1] = ARGV[8 + i * 3] end
+end
+local known = {}
+if #ids > 0 then
+  for i = 1, #ids, 1000 do
+    local hits = redis.call('SMISMEMBER', seen, unpack(ids, i, math.min(i + 999, #ids)))
+    for k = 1, #hits do
+      if hits[k] == 1 then known[ids[i + k - 1]] = true end
+    end
+  end
+  call_all('SADD', seen, ids)
+  redis.call('PEXPIRE', seen, ttl)
+end
 local seq = 0
 if conv == '' and count > 0 then seq = redis.call('HINCRBY', meta, 'seq', count) - count end
+local fresh = {}
 for i = 0, count - 1 do
   local id, ts, entry = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
-  if id == '' or redis.call('SADD', seen, id) == 1 then
-    accepted = accepted + 1
+  if id == '' or not known[id] then
+    known[id] = true
     if conv ~= '' then
-      redis.call('RPUSH', pending, entry)
+      fresh[#fresh + 1] = entry
     else
-      redis.call('ZADD', pre, ts, string.format('%016d', seq + i) .. entry)
+      fresh[#fresh + 1] = ts
+      fresh[#fresh + 1] = string.format('%016d', seq + i) .. entry
     end
   end
 end
-if conv ~= '' and accepted > 0 then
-  if not redis.call('HGET', meta, 'first') then redis.call('HSET', meta, 'first', now) end
-  redis.call('HSET', meta, 'last', now)
+local accepted, trimmed = #fresh, 0
+if conv ~= '' then
+  if accepted > 0 then
+    call_all('RPUSH', pending, fresh)
+    if first then redis.call('HSET', meta, 'last', now) else redis.call('HSET', meta, 'last', now, 'first', now) end
+    redis.call('PEXPIRE', pending, ttl)
+  end
+else
+  accepted = accepted / 2
+  if accepted > 0 then call_all('ZADD', pre, fresh) end
+  trimmed = redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
+  redis.call('PEXPIRE', pre, ttl)
 end
-local trimmed = 0
-if conv == '' then trimmed = redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff) end
-touch(ttl)
-return {accepted, reschedule(sid, now, debounce, maxwait), conv, flushed, trimmed}
+redis.call('PEXPIRE', meta, ttl)
+if flushed > 0 then redis.call('PEXPIRE', flush, ttl) end
+local at = -1
+if conv ~= '' then at = reschedule(sid, now, debounce, maxwait) end
+return {accepted, at, conv, flushed, trimmed}
 `);
 
 /** ARGV: sid, now, conv, cutoffSeconds, debounce, maxwait, ttl. Returns {flushed, at} or {-1, -1} when already linked there. */
@@ -145,14 +183,16 @@ else
     redis.call('ZREM', due, sid)
     return {0, -1}
   end
-  local items = redis.call('LRANGE', source, 0, max_actions - 1)
+  local items = redis.call('LRANGE', source, 0, math.min(max_actions, 5000) - 1)
   local take, chars = 0, 0
   for i = 1, #items do
     chars = chars + #items[i]
     if i > 1 and chars > max_chars then break end
     take = i
   end
-  for i = 1, take do redis.call('RPUSH', inflight, items[i]) end
+  local taken = {}
+  for i = 1, take do taken[i] = items[i] end
+  call_all('RPUSH', inflight, taken)
   redis.call('LTRIM', source, take, -1)
   if kind == 'debounced' and redis.call('LLEN', pending) == 0 then redis.call('HDEL', meta, 'first', 'last') end
   redis.call('HSET', meta, 'kind', kind)
@@ -190,8 +230,11 @@ local debounce, maxwait, retry_at = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumb
 if redis.call('HGET', meta, 'lease') ~= token then return {0} end
 local target = pending
 if redis.call('HGET', meta, 'kind') == 'flush' then target = flush end
+-- LPUSH of the claimed entries in reverse puts them back in their original order, at the head.
 local items = redis.call('LRANGE', inflight, 0, -1)
-for i = #items, 1, -1 do redis.call('LPUSH', target, items[i]) end
+local reversed = {}
+for i = #items, 1, -1 do reversed[#reversed + 1] = items[i] end
+call_all('LPUSH', target, reversed)
 redis.call('DEL', inflight)
 if target == pending then redis.call('HSET', meta, 'first', 0, 'last', 0) end
 redis.call('HINCRBY', meta, 'fails', 1)

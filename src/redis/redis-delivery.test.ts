@@ -3,6 +3,7 @@ import { connectTestRedis, deleteByPrefix, uniquePrefix } from "../../test/suppo
 import { createTestWriter, type RecordingChatbotWriter } from "../testing/index.js";
 import type { ChatbotWriterOptions } from "../writer/options.js";
 import { slim } from "../writer/test-support/actions.js";
+import { RedisUnavailableError } from "./commands.js";
 import type { RedisConnection } from "./connection.js";
 import { redisDelivery } from "./redis-delivery.js";
 
@@ -110,6 +111,26 @@ describe("Redis delivery", () => {
     expect(await third.getPartIds("s")).toEqual(["part-1", "part-1"]);
     expect(await third.takePartIds("s")).toHaveLength(2);
     expect(await third.getPartIds("s")).toEqual([]);
+  });
+
+  it("takes a batch of 12,000 actions and flushes it as split notes, nothing lost", async () => {
+    prefix = uniquePrefix("delivery-large");
+    const w = writer({ maxNoteActions: 5000 });
+    const actions = Array.from({ length: 12_000 }, (_, i) => slim(`a${i}`, T0 + i / 1000, i));
+    await w.writeActions(null, "s", actions);
+    await w.writeActions(null, "s", actions); // a replay is deduplicated
+    await w.onSessionLinked("s", "c");
+    await vi.waitFor(() => expect(lines(w)).toHaveLength(12_000), { timeout: 8000 });
+    expect(lines(w)).toEqual(actions.map((a) => a.description));
+    expect(w.notes.length).toBeGreaterThanOrEqual(3); // split by maxNoteActions and maxNoteChars
+  });
+
+  it("tells a Redis error reply from an outage", async () => {
+    prefix = uniquePrefix("delivery-reply");
+    await redis.sendCommand(["SET", `${prefix}str`, "x"]);
+    const failure = redis.sendCommand(["LPUSH", `${prefix}str`, "y"]);
+    await expect(failure).rejects.toThrow(/WRONGTYPE/);
+    await expect(failure).rejects.not.toBeInstanceOf(RedisUnavailableError);
   });
 
   it("reports a Redis outage as a fast error, not a hang", async () => {

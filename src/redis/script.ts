@@ -9,6 +9,11 @@ export class RedisScript {
   readonly #source: string;
   readonly #sha: string;
 
+  /** The script's SHA1, as EVALSHA names it. */
+  get sha(): string {
+    return this.#sha;
+  }
+
   constructor(source: string) {
     this.#source = source;
     this.#sha = createHash("sha1").update(source).digest("hex");

@@ -11,3 +11,10 @@ export {
   type InMemoryConversationLinkStoreOptions,
 } from "./memory-conversation-link-store.js";
 export { linkConversation, type LinkResult } from "./link-conversation.js";
+export {
+  DEFAULT_REDIS_TTL_SECONDS,
+  RedisSessionStateStore,
+  type RedisSessionStateStoreOptions,
+  type RedisStoreConnectionOptions,
+} from "./redis-session-state-store.js";
+export { RedisConversationLinkStore, type RedisConversationLinkStoreOptions } from "./redis-conversation-link-store.js";

@@ -82,6 +82,22 @@ export function describeConversationLinkStore(name: string, factory: () => Promi
       expect(owners).toEqual(convs.map((_, i) => `s-${i}`));
     });
 
+    it("one session may own several conversations", async () => {
+      const [c1, c2] = [uniqueId("own"), uniqueId("own")];
+      expect(await store.claim(c1, "s-1")).toEqual({ created: true, owner: "s-1" });
+      expect(await store.claim(c2, "s-1")).toEqual({ created: true, owner: "s-1" });
+      expect([await store.get(c1), await store.get(c2)]).toEqual(["s-1", "s-1"]);
+    });
+
+    it("rejects empty ids without recording anything", async () => {
+      const conv = uniqueId("empty");
+      await expect(store.claim("", "s-1")).rejects.toThrow(TypeError);
+      await expect(store.claim(conv, "")).rejects.toThrow(TypeError);
+      await expect(store.get("")).rejects.toThrow(TypeError);
+      await expect(store.delete("")).rejects.toThrow(TypeError);
+      expect(await store.get(conv)).toBeNull();
+    });
+
     it("close, when present, can be called twice", async () => {
       if (store.close === undefined) return;
       await store.close();

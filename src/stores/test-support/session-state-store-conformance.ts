@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConcurrentUpdateError } from "../../errors.js";
 import { AgentState } from "../../session/agent-state.js";
 import { ConversationEventType } from "../../session/conversation-event.js";
 import { SessionState } from "../../session/session-state.js";
@@ -17,11 +18,24 @@ function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
+/** What a store promises beyond the basics, to enable the matching tests. */
+export interface SessionStateStoreCapabilities {
+  /**
+   * `save` is compare-and-set: it throws ConcurrentUpdateError when the session changed since
+   * the object was loaded (or exists when the object was not loaded). @default false
+   */
+  compareAndSet?: boolean;
+}
+
 /**
  * Registers the behaviour every {@link SessionStateStore} must have. `factory` is called before
  * each test and must return an empty store (e.g. with a unique key prefix).
  */
-export function describeSessionStateStore(name: string, factory: () => Promise<SessionStateStoreFixture>): void {
+export function describeSessionStateStore(
+  name: string,
+  factory: () => Promise<SessionStateStoreFixture>,
+  capabilities: SessionStateStoreCapabilities = {},
+): void {
   describe(`SessionStateStore conformance: ${name}`, () => {
     let fixture: SessionStateStoreFixture;
     let store: SessionStateStore;
@@ -103,6 +117,72 @@ export function describeSessionStateStore(name: string, factory: () => Promise<S
       expect(loaded[0]).toBeNull();
       loaded.slice(1).forEach((s, i) => expect(s?.metadata).toEqual({ i: i + 1 }));
     });
+
+    it("a state loaded with get, changed and saved, is persisted, again and again", async () => {
+      const id = uniqueId("reload");
+      await store.save(await store.getOrCreate(id));
+      for (let i = 1; i <= 3; i += 1) {
+        const loaded = (await store.get(id))!;
+        loaded.metadata.count = i;
+        await store.save(loaded);
+        await store.save(loaded);
+      }
+      expect((await store.get(id))?.metadata).toEqual({ count: 3 });
+    });
+
+    it("saving one object twice without waiting persists the later snapshot", async () => {
+      const state = await store.getOrCreate(uniqueId("twice"));
+      state.metadata.n = 1;
+      const first = store.save(state);
+      state.metadata.n = 2;
+      await Promise.all([first, store.save(state)]);
+      expect((await store.get(state.sessionId))?.metadata).toEqual({ n: 2 });
+    });
+
+    it("rejects an empty session id and a non-state", async () => {
+      await expect(store.get("")).rejects.toThrow(TypeError);
+      await expect(store.delete("")).rejects.toThrow(TypeError);
+      await expect(store.save({ sessionId: "x" } as unknown as SessionState)).rejects.toThrow(TypeError);
+    });
+
+    if (capabilities.compareAndSet) {
+      it("compare-and-set: of two objects loaded at the same revision, the second save conflicts and writes nothing", async () => {
+        const id = uniqueId("cas");
+        await store.save(await store.getOrCreate(id));
+        const [a, b] = [(await store.get(id))!, (await store.get(id))!];
+        a.metadata.by = "a";
+        b.metadata.by = "b";
+        await store.save(a);
+        const error: unknown = await store.save(b).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ConcurrentUpdateError);
+        expect((error as ConcurrentUpdateError).code).toBe("CONCURRENT_UPDATE");
+        expect((await store.get(id))?.metadata).toEqual({ by: "a" });
+        const reloaded = (await store.get(id))!;
+        reloaded.metadata.also = "b";
+        await store.save(reloaded);
+        expect((await store.get(id))?.metadata).toEqual({ by: "a", also: "b" });
+      });
+
+      it("compare-and-set: a state the store did not load cannot overwrite a stored session", async () => {
+        const id = uniqueId("fresh");
+        await store.save(new SessionState({ sessionId: id, metadata: { first: true } }));
+        await expect(store.save(new SessionState({ sessionId: id }))).rejects.toBeInstanceOf(ConcurrentUpdateError);
+        const created = await store.getOrCreate(uniqueId("fresh"));
+        const rival = new SessionState({ sessionId: created.sessionId });
+        await store.save(rival);
+        await expect(store.save(created)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+        expect((await store.get(id))?.metadata).toEqual({ first: true });
+      });
+
+      it("compare-and-set: a session deleted after loading cannot be saved by the stale object", async () => {
+        const id = uniqueId("deleted");
+        await store.save(await store.getOrCreate(id));
+        const loaded = (await store.get(id))!;
+        await store.delete(id);
+        await expect(store.save(loaded)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+        expect(await store.get(id)).toBeNull();
+      });
+    }
 
     it("close, when present, can be called twice", async () => {
       if (store.close === undefined) return;
