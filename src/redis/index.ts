@@ -2,3 +2,4 @@
 export { RedisUnavailableError, type RedisCommands } from "./commands.js";
 export { RedisConnection, type RedisConnectionOptions } from "./connection.js";
 export { RedisDelivery, redisDelivery, type RedisDeliveryOptions } from "./redis-delivery.js";
+export { redisBackends, type RedisBackends, type RedisBackendsOptions } from "./redis-backends.js";

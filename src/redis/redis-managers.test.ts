@@ -8,6 +8,7 @@ import { BaseChatbotWriter, type PostContext } from "../writer/base-chatbot-writ
 import type { ChatbotWriterOptions } from "../writer/options.js";
 import { slim } from "../writer/test-support/actions.js";
 import { RedisConnection } from "./connection.js";
+import { redisBackends } from "./redis-backends.js";
 import { redisDelivery } from "./redis-delivery.js";
 
 /** One platform seen by several writers: records notes and how many posts overlap per session. */
@@ -132,5 +133,22 @@ describe("several managers sharing Redis", () => {
     expect(await after.writer.getPartIds("restart")).toEqual(["note-1", "note-2"]);
     await after.close();
     await second.close();
+  });
+
+  it("runs on redisBackends(): one connection, the SPEC's key layout under the prefix", async () => {
+    const redis = redisBackends({ keyPrefix: `${prefix}all:`, delivery: { pollIntervalMs: 50 } });
+    const platform = new SharedPlatform();
+    const manager = new AutoplayChatbotManager({
+      writer: new PlatformWriter(platform, { postLinkDebounceMs: 20, delivery: redis.delivery }),
+      sessionStore: redis.sessionStore,
+      linkStore: redis.linkStore,
+    });
+    await manager.onActions(payload("kb", [slim("hello", T0, 0)]));
+    await manager.onChatbotEvent("kb", "conv-kb");
+    await vi.waitFor(() => expect(platform.notes).toHaveLength(1));
+    await manager.close();
+    expect(await admin.sendCommand(["EXISTS", `${prefix}all:session_state:kb`, `${prefix}all:conversation_link:conv-kb`])).toBe(2);
+    expect(Number(await admin.sendCommand(["TTL", `${prefix}all:session_state:kb`]))).toBeGreaterThan(86_000);
+    await redis.close();
   });
 });
