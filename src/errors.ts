@@ -77,8 +77,15 @@ export class PermanentDeliveryError extends AutoplayError {
 
 /** A platform call that did not settle within the writer's `postTimeoutMs`. */
 export class DeliveryTimeoutError extends AutoplayError {
-  constructor(timeoutMs: number) {
+  /**
+   * The call itself, still running: it may yet succeed (the platform accepted the note after all),
+   * so the writer waits a bounded time for it before retrying, and counts a late success.
+   */
+  readonly late: Promise<unknown> | undefined;
+
+  constructor(timeoutMs: number, late?: Promise<unknown>) {
     super("DELIVERY_TIMEOUT", `platform call did not settle within ${timeoutMs} ms`);
+    this.late = late;
   }
 }
 

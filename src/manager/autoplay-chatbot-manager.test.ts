@@ -97,6 +97,23 @@ describe("AutoplayChatbotManager", () => {
     expect((await manager.getState("s"))?.currentState).toBe(AgentState.REACTIVE);
   });
 
+  it("hands nothing to the writer when saving the state fails, so the sender's retry delivers once", async () => {
+    class FlakyStore extends InMemorySessionStateStore {
+      failures = 1;
+      override async save(state: Parameters<InMemorySessionStateStore["save"]>[0]): Promise<void> {
+        if (this.failures-- > 0) throw new Error("store down");
+        return super.save(state);
+      }
+    }
+    const m2 = new AutoplayChatbotManager({ writer, sessionStore: new FlakyStore() });
+    await expect(m2.onActions(payload("t", [slim("once", T0)]))).rejects.toThrow(/store down/);
+    await m2.onActions(payload("t", [slim("once", T0)]));
+    await vi.advanceTimersByTimeAsync(1000);
+    await m2.onChatbotEvent("t", "c2");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(writer.notesIn("c2").map((n) => n.body.split("\n\n")[1])).toEqual(["[1] once"]);
+  });
+
   it("serializes one session's operations in call order", async () => {
     // Not awaited one by one: the link must still come after the first batch and before the second.
     const ops = [

@@ -79,19 +79,22 @@ export class AutoplayChatbotManager {
       throw new PayloadError("session_id is required: actions without a session cannot be attributed to a conversation");
     }
     return this.#serializer.run(sessionId, async () => {
-      const { state, isNew } = await this.#load(sessionId);
-      const conversationId = state.conversationLinked ? state.conversationId : null;
-      await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
+      const loaded = await this.#load(sessionId);
+      let state = loaded.state;
       // Hot path: the state is saved only when it is new, when identity changed, or to refresh
-      // its TTL; a batch otherwise costs one state read and the writer's own work.
+      // its TTL; a batch otherwise costs one state read and the writer's own work. The save
+      // comes first: if it fails, nothing was handed to the writer, so the sender's retry cannot
+      // deliver the actions twice.
       const identity = { user_id: parsed.user_id, email: parsed.email };
       const stale = Date.now() - state.updatedAtMs >= this.#stateRefreshMs;
-      if (isNew || stale || identityChanges(state, identity)) {
-        await this.#saveWithRetry(sessionId, state, (s) => {
+      if (loaded.isNew || stale || identityChanges(state, identity)) {
+        state = await this.#saveWithRetry(sessionId, state, (s) => {
           mergeIdentity(s, identity);
           s.markUpdated();
         });
       }
+      const conversationId = state.conversationLinked ? state.conversationId : null;
+      await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
       return { sessionId, accepted: parsed.actions.length, conversationId };
     });
   }
@@ -150,14 +153,14 @@ export class AutoplayChatbotManager {
     return { state: await this.sessionStore.getOrCreate(sessionId), isNew: true };
   }
 
-  /** Applies `change` and saves; on a lost compare-and-set race, reloads and re-applies. */
-  async #saveWithRetry(sessionId: string, first: SessionState, change: (state: SessionState) => void): Promise<void> {
+  /** Applies `change` and saves; on a lost compare-and-set race, reloads and re-applies. Returns the saved state. */
+  async #saveWithRetry(sessionId: string, first: SessionState, change: (state: SessionState) => void): Promise<SessionState> {
     let state = first;
     for (let attempt = 0; ; attempt++) {
       change(state);
       try {
         await this.sessionStore.save(state);
-        return;
+        return state;
       } catch (error) {
         if (!(error instanceof ConcurrentUpdateError) || attempt >= MAX_CONFLICT_RETRIES) throw error;
         state = await this.sessionStore.getOrCreate(sessionId);

@@ -1,4 +1,5 @@
 import type { NoteAction } from "../payloads/types.js";
+import { usableStart } from "../writer/action-buffer.js";
 
 /**
  * The Redis engine's encoding of buffered actions: what a note renders (`[timestamp_start,
@@ -11,7 +12,7 @@ export function encodeActions(actions: readonly NoteAction[], arrivalSeconds: nu
   for (const action of actions) {
     if (action === null || typeof action !== "object") continue;
     const raw = action.timestamp_start;
-    const start = typeof raw === "number" && raw > 0 && raw < 8.64e12 ? raw : arrivalSeconds;
+    const start = usableStart(raw, arrivalSeconds);
     const text = action.description;
     const description = typeof text === "string" ? text : text == null ? "" : String(text);
     const index = action.index;

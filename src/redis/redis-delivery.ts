@@ -24,7 +24,7 @@ export interface RedisDeliveryOptions {
   ttlSeconds?: number;
   /** How often this process looks for due sessions nobody is handling (crash recovery), in ms. @default 500 */
   pollIntervalMs?: number;
-  /** A claim's lease is `postTimeoutMs` plus this, in ms: after it another process may re-deliver. @default 5_000 */
+  /** A claim's lease is twice `postTimeoutMs` plus this, in ms: after it another process may re-deliver. @default 5_000 */
   leaseMarginMs?: number;
   /** Dead letters kept in the shared Redis list. @default 10_000 */
   maxDeadLetters?: number;
@@ -71,7 +71,8 @@ export class RedisDelivery implements DeliveryEngine {
     this.#redis = options.connection ?? new RedisConnection({ url: options.url, client: options.client, commandTimeoutMs: options.commandTimeoutMs });
     this.#keys = new DeliveryKeys(options.keyPrefix ?? "autoplay:delivery:");
     this.#ttlMs = positive("ttlSeconds", options.ttlSeconds ?? 86_400) * 1000;
-    this.#leaseMs = host.options.postTimeoutMs + positive("leaseMarginMs", options.leaseMarginMs ?? 5_000);
+    // A post may take postTimeoutMs, plus as long again waiting for a timed-out call to land.
+    this.#leaseMs = 2 * host.options.postTimeoutMs + positive("leaseMarginMs", options.leaseMarginMs ?? 5_000);
     this.#maxDead = positive("maxDeadLetters", options.maxDeadLetters ?? 10_000);
     const pollMs = positive("pollIntervalMs", options.pollIntervalMs ?? 500);
     this.#poller = setInterval(() => this.#poll(), pollMs);

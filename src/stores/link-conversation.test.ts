@@ -98,4 +98,15 @@ describe("linkConversation", () => {
     await expect(linkConversation(state, "c-1", failing)).rejects.toThrow("store down");
     expect(state.conversationLinked).toBe(false);
   });
+
+  it("does not claim a conversation for a forced REPLY_EXISTING on a linked session", async () => {
+    const store = new InMemoryConversationLinkStore();
+    const state = new SessionState({ sessionId: "s1" });
+    await linkConversation(state, "c1", store);
+    const reply = await linkConversation(state, "c2", store, ConversationEventType.REPLY_EXISTING);
+    expect(reply).toEqual({ ok: true, event: ConversationEventType.REPLY_EXISTING, changed: false });
+    expect(await store.get("c2")).toBeNull();
+    const other = new SessionState({ sessionId: "s2" });
+    expect(await linkConversation(other, "c2", store)).toMatchObject({ ok: true, event: ConversationEventType.NEW });
+  });
 });

@@ -37,6 +37,13 @@ export async function linkConversation(
   if (eventType !== undefined && !isConversationEventType(eventType)) {
     invalidOption("eventType", "a ConversationEventType or undefined", eventType);
   }
+  if (eventType === ConversationEventType.REPLY_EXISTING && state.conversationLinked) {
+    // A reply can never move a linked session, so it must not claim the conversation either:
+    // the claim would make it "owned" by a session that does not deliver there.
+    const owner = await linkStore.get(conversationId);
+    if (owner !== null && owner !== state.sessionId) return { ok: false, reason: "conflict", owner };
+    return { ok: true, event: eventType, changed: false };
+  }
   // One atomic claim both detects a prior link and writes ours: a get-then-set would let two
   // sessions race for the same conversation.
   const claim = await linkStore.claim(conversationId, state.sessionId);

@@ -1,5 +1,18 @@
 import type { NoteAction } from "../payloads/types.js";
 
+/** How far ahead of the writer's clock a `timestamp_start` may be before it counts as unusable, in s. */
+export const MAX_FUTURE_SKEW_SECONDS = 300;
+
+/**
+ * The start time the writer files an action under: its `timestamp_start` when that is a positive
+ * finite time no more than {@link MAX_FUTURE_SKEW_SECONDS} ahead of arrival, else the arrival
+ * time. Zero counts as missing (the parser turns a missing number into 0), and a far-future
+ * stamp (a client clock a day ahead) would otherwise never leave the pre-link window.
+ */
+export function usableStart(raw: unknown, arrivalSeconds: number): number {
+  return typeof raw === "number" && raw > 0 && raw <= arrivalSeconds + MAX_FUTURE_SKEW_SECONDS ? raw : arrivalSeconds;
+}
+
 /** What the writer keeps of one action: exactly what a note renders. */
 export interface BufferedAction {
   description: string;
@@ -23,17 +36,13 @@ export class ActionBuffer {
     return this.#starts.length;
   }
 
-  /**
-   * Appends wire actions. A start that is not a positive finite number is not usable (the parser
-   * turns a missing one into 0) and is replaced by `arrivalSeconds`.
-   */
+  /** Appends wire actions, filed under {@link usableStart}. */
   append(actions: readonly NoteAction[], arrivalSeconds: number): void {
     const descriptions = this.#descriptions;
     const starts = this.#starts;
     for (const action of actions) {
       if (action === null || typeof action !== "object") continue;
-      const raw = action.timestamp_start;
-      const start = typeof raw === "number" && raw > 0 && raw < 8.64e12 ? raw : arrivalSeconds;
+      const start = usableStart(action.timestamp_start, arrivalSeconds);
       const text = action.description;
       descriptions.push(typeof text === "string" ? text : text == null ? "" : String(text));
       starts.push(start);

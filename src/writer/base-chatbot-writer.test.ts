@@ -73,6 +73,18 @@ describe("pre-link buffering and the at-link flush", () => {
     );
   });
 
+  it("files far-future timestamps under their arrival time, so the window still trims them", async () => {
+    writer = createTestWriter({ preLinkWindowMs: 10_000 });
+    await writer.writeActions(null, "s", [slim("clock a day ahead", T0 + 86_400), slim("slightly ahead", T0 + 60)]);
+    vi.setSystemTime((T0 + 30) * 1000);
+    await writer.writeActions(null, "s", [slim("now", T0 + 30)]);
+    await writer.onSessionLinked("s", "c");
+    await writer.onIdle();
+    expect(writer.notes[0]?.body.split("\n\n")[1]).toBe("[1] now");
+    expect(writer.notes[0]?.body).toContain("[2] slightly ahead");
+    expect(writer.stats().actionsTrimmed).toBe(1);
+  });
+
   it("flushes once when the same link arrives twice", async () => {
     writer = createTestWriter();
     await writer.writeActions(null, "s", [slim("a", T0)]);
@@ -186,6 +198,41 @@ describe("post-link debounce", () => {
   });
 });
 
+describe("flush", () => {
+  it("resolves once what was owed is posted, even under a continuous stream to a slow platform", async () => {
+    writer = createTestWriter({ postLinkDebounceMs: 20, maxWaitMs: 50 });
+    for (let i = 0; i < 100; i++) writer.delayNext(40);
+    await writer.writeActions("c", "s", [slim("owed", T0)]);
+    let flushed = false;
+    const flushing = writer.flush().then(() => (flushed = true));
+    for (let i = 0; i < 50 && !flushed; i++) {
+      await writer.writeActions("c", "s", [slim(`more ${i}`, T0 + i)]);
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    await flushing;
+    expect(writer.notes[0]?.body).toContain("[1] owed");
+  });
+});
+
+describe("relinking", () => {
+  it("sends later notes, and notes still owed, to the new conversation", async () => {
+    writer = createTestWriter({ retry: { baseDelayMs: 1000, jitter: 0 } });
+    writer.failNext(1);
+    await writer.writeActions(null, "s", [slim("pre", T0)]);
+    await writer.onSessionLinked("s", "A");
+    await vi.advanceTimersByTimeAsync(10); // the flush to A failed; its retry waits 1 s
+    await writer.onSessionLinked("s", "B");
+    await writer.writeActions(null, "s", [slim("post", T0 + 5)]);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(writer.calls.map((c) => [c.conversationId, c.outcome])).toEqual([
+      ["A", "failed"],
+      ["B", "delivered"],
+      ["B", "delivered"],
+    ]);
+    expect(await writer.linkedConversation("s")).toBe("B");
+  });
+});
+
 describe("input validation", () => {
   it("rejects an empty session id rather than sharing a buffer", async () => {
     writer = createTestWriter();
@@ -223,6 +270,17 @@ describe("close", () => {
     await vi.runAllTimersAsync();
     await closing;
     expect(await writer.getPartIds("s")).toEqual(["part-1"]);
+  });
+
+  it("waits for a post in flight at close and delivers it", async () => {
+    writer = createTestWriter();
+    writer.delayNext(3000);
+    await writer.writeActions("c", "s", [slim("in flight", T0)]);
+    await vi.advanceTimersByTimeAsync(200);
+    const closing = writer.close();
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(await closing).toMatchObject({ deadLettered: 0 });
+    expect(writer.notes).toHaveLength(1);
   });
 
   it("reports never-linked actions instead of dropping them silently", async () => {

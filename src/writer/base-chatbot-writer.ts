@@ -7,7 +7,7 @@ import { memoryDelivery } from "./memory-delivery.js";
 import { resolveWriterOptions, type ChatbotWriterOptions, type ResolvedWriterOptions } from "./options.js";
 import { decideRetry } from "./retry-policy.js";
 import { emptyWriterStats, type WriterStats } from "./stats.js";
-import { LazyAbort, withTimeout } from "./timers.js";
+import { LazyAbort, settleWithin, withTimeout } from "./timers.js";
 
 /** What a platform call receives besides the conversation and the body. */
 export interface PostContext {
@@ -42,7 +42,7 @@ export abstract class BaseChatbotWriter {
       options: this.options,
       stats: this.#stats,
       events: this.#events,
-      post: (conversationId, body, sessionId, attempt) => this.#callPostNote(conversationId, body, sessionId, attempt),
+      post: (conversationId, body, sessionId, attempt) => this.#post(conversationId, body, sessionId, attempt),
       decide: (error, failedAttempts) => decideRetry(error, failedAttempts, this.options.retry, this.options.random),
       deadLetter: (letter) => this.#recordDeadLetter(letter),
       log: (level, message, fields) => this.#log(level, message, fields),
@@ -62,7 +62,9 @@ export abstract class BaseChatbotWriter {
 
   /**
    * Routes actions: into the pre-link buffer while the session has no conversation, else into
-   * the session's debounced note. `conversationId` may be null to use the link the writer knows.
+   * the session's debounced note. `conversationId` may be null to use the link the writer knows;
+   * the in-memory engine forgets links (and part ids) of sessions idle for `sessionIdleTtlMs`,
+   * so pass the conversation id from the session state, as the manager does.
    * The caller's objects are read, never kept or mutated.
    */
   writeActions(
@@ -160,6 +162,20 @@ export abstract class BaseChatbotWriter {
     return this.#engine.pruneIdleSessions();
   }
 
+  async #post(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null> {
+    try {
+      return await this.#callPostNote(conversationId, body, sessionId, attempt);
+    } catch (error) {
+      // A call that timed out may still land: wait for it (bounded) rather than start a second
+      // call for the same session beside it, and count a late success as delivered.
+      if (error instanceof DeliveryTimeoutError && error.late !== undefined) {
+        const late = await settleWithin(error.late as Promise<string | null>, this.options.postTimeoutMs);
+        if (late.settled) return late.value;
+      }
+      throw error;
+    }
+  }
+
   async #callPostNote(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null> {
     const abort = new LazyAbort();
     const context: PostContext = {
@@ -177,10 +193,8 @@ export abstract class BaseChatbotWriter {
       work = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const timeoutMs = this.options.postTimeoutMs;
-    const result: unknown = await withTimeout(work, timeoutMs, () => new DeliveryTimeoutError(timeoutMs), (e) => abort.abort(e));
-    if (typeof result === "string" && result !== "") return result;
-    if (typeof result === "number" && Number.isFinite(result)) return String(result);
-    return null;
+    const result = await withTimeout(work, timeoutMs, () => new DeliveryTimeoutError(timeoutMs, work.then(toPartId)), (e) => abort.abort(e));
+    return toPartId(result);
   }
 
   #recordDeadLetter(letter: DeadLetter): void {
@@ -205,4 +219,11 @@ export abstract class BaseChatbotWriter {
       // A broken logger must not break delivery.
     }
   }
+}
+
+/** A platform's answer as a part id: a non-empty string, a finite number as text, else null. */
+function toPartId(result: unknown): string | null {
+  if (typeof result === "string" && result !== "") return result;
+  if (typeof result === "number" && Number.isFinite(result)) return String(result);
+  return null;
 }

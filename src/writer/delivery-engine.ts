@@ -13,7 +13,11 @@ export interface DeliveryHost {
   readonly options: ResolvedWriterOptions;
   readonly stats: WriterStats;
   readonly events: WriterEventEmitter;
-  /** Calls the platform, bounded by `postTimeoutMs`; resolves to the note's id or null. */
+  /**
+   * Calls the platform, bounded by `postTimeoutMs`; resolves to the note's id or null. A call
+   * that times out is still waited for, up to `postTimeoutMs` more, so that one session never
+   * has two calls running and a late success counts as delivered; only then does it reject.
+   */
   post(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null>;
   /** What to do after `failedAttempts` failed posts of one note ended with `error`. */
   decide(error: unknown, failedAttempts: number): RetryDecision;

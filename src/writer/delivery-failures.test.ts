@@ -66,13 +66,16 @@ describe("a failing platform", () => {
     expect(deliveredLines(writer)).toEqual(["a", ...Array.from({ length: 10 }, (_, i) => `b${i}`)]);
   });
 
-  it("times out a hanging post, retries it, and delivers", async () => {
+  it("times out a hanging post, aborts it, retries it, and delivers", async () => {
     writer = createTestWriter({ postTimeoutMs: 2000, retry: { baseDelayMs: 500, jitter: 0 } });
     writer.hangNext();
     await writer.writeActions("c", "s", [slim("a", T0)]);
     await vi.advanceTimersByTimeAsync(150 + 1999);
     expect(writer.calls).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(1 + 500);
+    // Timed out at 2 s: the call's signal aborts it (so it settles), and the retry follows 0.5 s later.
+    await vi.advanceTimersByTimeAsync(1 + 499);
+    expect(writer.calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
     await writer.onIdle();
     expect(writer.calls.map((c) => c.outcome)).toEqual(["hung", "delivered"]);
     expect(writer.calls[1]?.attempt).toBe(2);
@@ -146,6 +149,21 @@ describe("a failing platform", () => {
     await writer.writeActions("c", "s", [slim("a", T0)]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(delays).toEqual([1500, 3000, 4000, 4000, 4000]);
+  });
+});
+
+describe("slow platforms", () => {
+  it("counts a post that lands after its timeout as delivered, and never runs two calls for a session", async () => {
+    writer = createTestWriter({ postTimeoutMs: 1000 });
+    writer.delayNext(1500);
+    await writer.writeActions("c", "s", [slim("slow", T0)]);
+    await vi.advanceTimersByTimeAsync(150 + 1500);
+    await writer.onIdle();
+    expect(writer.calls).toHaveLength(1);
+    expect(writer.notes).toHaveLength(1);
+    expect(await writer.getPartIds("s")).toEqual(["part-1"]);
+    expect(writer.stats()).toMatchObject({ notesPosted: 1, retries: 0 });
+    expect(writer.maxConcurrentPerSession).toBe(1);
   });
 });
 

@@ -61,14 +61,21 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 
   async flush(): Promise<void> {
-    for (const s of this.#sessions.values()) this.#makeDue(s);
-    this.#checkIdle();
-    for (;;) {
-      const posting: Promise<void>[] = [];
-      for (const s of this.#sessions.values()) if (s.posting) posting.push(s.posting);
-      if (posting.length === 0) return;
-      await Promise.all(posting);
+    // Wait for what is owed now, not for actions that keep arriving: a continuous stream would
+    // otherwise keep a flush pending forever.
+    const owed: Array<[SessionDelivery, number]> = [];
+    for (const s of this.#sessions.values()) {
+      const count = (s.flush?.length ?? 0) + (s.pending?.length ?? 0) + s.inFlightActions;
+      if (count > 0) owed.push([s, s.settledActions + count]);
+      this.#makeDue(s);
     }
+    this.#checkIdle();
+    await Promise.all(
+      owed.map(async ([s, target]) => {
+        // A note waiting for its retry is not posting: its attempt has settled, so flush stops there.
+        while (s.settledActions < target && s.posting !== null) await s.posting;
+      }),
+    );
   }
 
   onIdle(): Promise<void> {
@@ -96,6 +103,7 @@ export class MemoryDelivery implements DeliveryEngine {
     const now = clock();
     const cutoffSeconds = (now - preLinkWindowMs) / 1000;
     let removed = 0;
+    let expiredActions = 0;
     for (const [id, s] of this.#sessions) {
       if (isBusy(s)) continue;
       if (s.prelink !== null) {
@@ -104,9 +112,13 @@ export class MemoryDelivery implements DeliveryEngine {
       }
       const holdsSomething = s.conversationId !== null || s.prelink !== null;
       if (holdsSomething && now - s.lastActivityAt < sessionIdleTtlMs) continue;
-      this.#host.stats.actionsExpired += s.prelink?.length ?? 0;
+      expiredActions += s.prelink?.length ?? 0;
       this.#sessions.delete(id);
       removed++;
+    }
+    if (expiredActions > 0) {
+      this.#host.stats.actionsExpired += expiredActions;
+      this.#host.log("warn", "pre-link actions expired with sessions that were never linked", { actions: expiredActions });
     }
     if (this.#sessions.size === 0) this.#stopSweep();
     return removed;
@@ -201,6 +213,7 @@ export class MemoryDelivery implements DeliveryEngine {
     const conversationId = s.conversationId as string;
     const body = this.#format(s, kind, batch);
     this.#inFlight++;
+    s.inFlightActions = batch.length;
     s.posting = this.#deliver(s, kind, batch, conversationId, body);
   }
 
@@ -209,6 +222,7 @@ export class MemoryDelivery implements DeliveryEngine {
     try {
       const partId = await this.#host.post(conversationId, body, s.sessionId, attempt);
       s.failedAttempts = 0;
+      s.settledActions += batch.length;
       if (partId !== null) (s.partIds ??= []).push(partId);
       this.#host.stats.notesPosted++;
       this.#host.stats.actionsDelivered += batch.length;
@@ -219,6 +233,7 @@ export class MemoryDelivery implements DeliveryEngine {
       this.#onPostFailed(s, kind, batch, conversationId, body, error);
     } finally {
       s.posting = null;
+      s.inFlightActions = 0;
       s.lastActivityAt = this.#host.options.now();
       this.#inFlight--;
       this.#pump(s);
@@ -268,6 +283,7 @@ export class MemoryDelivery implements DeliveryEngine {
       body,
       at: this.#host.options.now(),
     });
+    s.settledActions += batch.length;
     s.failedAttempts = 0;
   }
 

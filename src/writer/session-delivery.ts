@@ -16,6 +16,10 @@ export interface SessionDelivery {
   due: boolean;
   /** The post in flight, if any: at most one per session, which keeps notes in order. */
   posting: Promise<void> | null;
+  /** Actions in the post in flight. */
+  inFlightActions: number;
+  /** Actions delivered or dead-lettered so far (lets `flush()` wait for exactly what was owed). */
+  settledActions: number;
   /** Failed posts of the note at the head of the queue. */
   failedAttempts: number;
   /** Ids of delivered notes, oldest first. */
@@ -34,6 +38,8 @@ export function newSessionDelivery(sessionId: string, now: number): SessionDeliv
     pending: null,
     due: false,
     posting: null,
+    inFlightActions: 0,
+    settledActions: 0,
     failedAttempts: 0,
     partIds: null,
     lastActivityAt: now,

@@ -128,6 +128,17 @@ export function withTimeout<T>(
   });
 }
 
+/** Waits up to `timeoutMs` for `work`: its value if it resolved in time, else `settled: false`. */
+export async function settleWithin<T>(work: Promise<T>, timeoutMs: number): Promise<{ settled: true; value: T } | { settled: false }> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<{ settled: false }>((resolve) => (timer = setTimeout(() => resolve({ settled: false }), timeoutMs)));
+  try {
+    return await Promise.race([work.then((value) => ({ settled: true as const, value }), () => ({ settled: false as const })), gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * An abort signal made only when somebody reads it. Most platform calls never look at their
  * signal and most never time out, and an AbortController costs microseconds per post.
