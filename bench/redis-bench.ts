@@ -13,7 +13,7 @@ import { streamWorkload } from "./workload.js";
 
 const SESSIONS = Number(process.env.BENCH_REDIS_SESSIONS ?? 2_000);
 const ACTIONS_PER_SESSION = 50;
-const CONCURRENCY = 64;
+const CONCURRENCY = Number(process.env.BENCH_REDIS_CONCURRENCY ?? 64);
 const T0 = Math.floor(Date.now() / 1000);
 const SCRIPT_NAMES = new Map([WRITE, LINK, CLAIM, CONFIRM].map((s, i) => [s.sha, ["write", "link", "claim", "confirm"][i] as string]));
 

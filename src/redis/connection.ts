@@ -1,5 +1,6 @@
 import type { RedisCommands } from "./commands.js";
 import { RedisUnavailableError } from "./commands.js";
+import { CommandDeadlines } from "./command-deadlines.js";
 
 /** How to reach Redis: a URL (we create and own the client) or a client you own. */
 export interface RedisConnectionOptions {
@@ -33,6 +34,7 @@ export class RedisConnection implements RedisCommands {
   #owned: OwnedClient | undefined;
   #connecting: Promise<RedisCommands> | undefined;
   #closed = false;
+  readonly #deadlines = new CommandDeadlines();
 
   constructor(options: RedisConnectionOptions = {}) {
     this.#options = options;
@@ -50,7 +52,8 @@ export class RedisConnection implements RedisCommands {
     if (this.#closed) throw new RedisUnavailableError("the Redis connection is closed");
     const client = this.#client ?? (await this.#connect());
     try {
-      return await client.sendCommand(args, { timeout: options?.timeout ?? this.#timeoutMs });
+      const timeoutMs = options?.timeout ?? this.#timeoutMs;
+      return await this.#deadlines.bound(client.sendCommand(args), timeoutMs, () => new Error(`no reply within ${timeoutMs} ms`));
     } catch (error) {
       if (isReplyError(error)) throw error;
       throw new RedisUnavailableError(`Redis command ${args[0] ?? ""} failed: ${messageOf(error)}`, { cause: error });
@@ -60,6 +63,7 @@ export class RedisConnection implements RedisCommands {
   /** Closes the client this connection created (never a client it was given). Safe twice. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#deadlines.stop();
     const owned = this.#owned;
     this.#owned = undefined;
     if (owned === undefined) return;

@@ -5,10 +5,10 @@ import { usableStart } from "../writer/action-buffer.js";
  * The Redis engine's encoding of buffered actions: what a note renders (`[timestamp_start,
  * description]` as JSON) plus a dedupe id, so a payload delivered twice (a connector retry, or
  * the same batch reaching two instances) is accepted once. The dedupe id is the wire `index`
- * with the start time; actions without an integer index are never deduplicated.
+ * with the start time; actions without an integer index are never deduplicated. Appends
+ * (id, start, entry) triples to `out`.
  */
-export function encodeActions(actions: readonly NoteAction[], arrivalSeconds: number): (string | number)[] {
-  const out: (string | number)[] = [];
+export function encodeActions(actions: readonly NoteAction[], arrivalSeconds: number, out: (string | number)[] = []): (string | number)[] {
   for (const action of actions) {
     if (action === null || typeof action !== "object") continue;
     const raw = action.timestamp_start;

@@ -90,10 +90,9 @@ export class RedisDelivery implements DeliveryEngine {
   async writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<void> {
     if (this.#closing) throw new WriterClosedError();
     const now = this.#host.options.now();
-    const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), [
-      ...this.#common(sessionId, now, conversationId ?? ""),
-      ...encodeActions(actions, now / 1000),
-    ])) as [number, number, string, number, number];
+    const args = this.#common(sessionId, now, conversationId ?? "");
+    encodeActions(actions, now / 1000, args);
+    const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), args)) as [number, number, string, number, number];
     this.#host.stats.actionsTrimmed += Number(reply[4]);
     if (Number(reply[3]) > 0) {
       // This write made the first link and moved the pre-link buffer into a flush note.

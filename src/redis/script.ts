@@ -20,12 +20,20 @@ export class RedisScript {
   }
 
   async run(redis: RedisCommands, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    const tail = [String(keys.length), ...keys, ...args.map(String)];
+    // One array, filled in place: this runs for every batch.
+    const command = new Array<string>(3 + keys.length + args.length);
+    command[0] = "EVALSHA";
+    command[1] = this.#sha;
+    command[2] = String(keys.length);
+    for (let i = 0; i < keys.length; i++) command[3 + i] = keys[i] as string;
+    for (let i = 0; i < args.length; i++) command[3 + keys.length + i] = String(args[i]);
     try {
-      return await redis.sendCommand(["EVALSHA", this.#sha, ...tail]);
+      return await redis.sendCommand(command);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.includes("NOSCRIPT")) throw error;
-      return redis.sendCommand(["EVAL", this.#source, ...tail]);
+      command[0] = "EVAL";
+      command[1] = this.#source;
+      return redis.sendCommand(command);
     }
   }
 }
