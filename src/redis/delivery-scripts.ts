@@ -66,6 +66,13 @@ local function move_pre_to_flush(cutoff)
   return #members
 end
 
+-- The claimed note is finished (delivered or dead-lettered): release the lease, reset the count.
+local function finish_note()
+  redis.call('DEL', inflight)
+  redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at')
+  redis.call('HSET', meta, 'fails', 0)
+end
+
 local function touch(ttl)
   for _, key in ipairs({meta, pre, flush, pending, inflight, parts, seen}) do
     redis.call('PEXPIRE', key, ttl)
@@ -210,9 +217,7 @@ export const CONFIRM = new RedisScript(`${PRELUDE}
 local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 if redis.call('HGET', meta, 'lease') ~= token then return {0} end
-redis.call('DEL', inflight)
-redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at')
-redis.call('HSET', meta, 'fails', 0)
+finish_note()
 if part ~= '' then
   redis.call('RPUSH', parts, part)
   redis.call('PEXPIRE', parts, ttl)
@@ -248,9 +253,7 @@ export const DEAD_LETTER = new RedisScript(`${PRELUDE}
 local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, letter, max_dead = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 if redis.call('HGET', meta, 'lease') ~= token then return {0} end
-redis.call('DEL', inflight)
-redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at')
-redis.call('HSET', meta, 'fails', 0)
+finish_note()
 redis.call('RPUSH', dead, letter)
 redis.call('LTRIM', dead, -max_dead, -1)
 return {1, reschedule(sid, now, debounce, maxwait)}

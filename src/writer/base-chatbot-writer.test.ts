@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { PayloadError, WriterClosedError } from "../errors.js";
 import { createTestWriter, type RecordingChatbotWriter } from "../testing/index.js";
 import { slim } from "./test-support/actions.js";
+import { useFakeWriterClock } from "./test-support/fake-clock.js";
 
 const T0 = 1_718_000_000; // Unix seconds: 2024-06-10 06:13:20 UTC
 
 let writer: RecordingChatbotWriter;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  vi.setSystemTime(T0 * 1000);
-});
-
-afterEach(async () => {
-  const closing = writer?.close();
-  if (vi.isFakeTimers()) await vi.runAllTimersAsync();
-  await closing;
-  vi.useRealTimers();
-});
+useFakeWriterClock(T0, () => writer);
 
 describe("pre-link buffering and the at-link flush", () => {
   it("posts N pre-link batches as exactly one binned note at link", async () => {

@@ -1,23 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { RetryableDeliveryError } from "../errors.js";
 import { createTestWriter, type RecordingChatbotWriter } from "../testing/index.js";
 import type { DeadLetter, WriterEvents } from "./events.js";
 import { slim } from "./test-support/actions.js";
+import { useFakeWriterClock } from "./test-support/fake-clock.js";
 
 const T0 = 1_718_000_000;
 let writer: RecordingChatbotWriter;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  vi.setSystemTime(T0 * 1000);
-});
-
-afterEach(async () => {
-  const closing = writer?.close();
-  if (vi.isFakeTimers()) await vi.runAllTimersAsync();
-  await closing;
-  vi.useRealTimers();
-});
+useFakeWriterClock(T0, () => writer);
 
 /** Every action line of every delivered note, in delivery order. */
 function deliveredLines(w: RecordingChatbotWriter): string[] {
