@@ -54,11 +54,17 @@ export class InvalidTransitionError extends AutoplayError {
 export class RetryableDeliveryError extends AutoplayError {
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
+  /**
+   * The writer held the post back itself (e.g. a per-conversation minimum spacing) without asking
+   * the platform: it waits `retryAfterMs` and does not count this against the retry budget.
+   */
+  readonly throttled: boolean;
 
-  constructor(message: string, options?: { retryAfterMs?: number; status?: number; cause?: unknown }) {
+  constructor(message: string, options?: { retryAfterMs?: number; status?: number; throttled?: boolean; cause?: unknown }) {
     super("DELIVERY_FAILED", message, options);
     this.retryAfterMs = options?.retryAfterMs;
     this.status = options?.status;
+    this.throttled = options?.throttled === true;
   }
 }
 

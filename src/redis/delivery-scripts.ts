@@ -226,7 +226,7 @@ return {1, reschedule(sid, now, debounce, maxwait)}
 `);
 
 /**
- * ARGV: sid, token, now, debounce, maxwait, retryAt. The claimed entries go back ahead of newer
+ * ARGV: sid, token, now, debounce, maxwait, retryAt, counted(0|1). The claimed entries go back ahead of newer
  * ones; the note is due again at retryAt with everything pending. Returns {1, at} or {0}.
  */
 export const RETRY = new RedisScript(`${PRELUDE}
@@ -242,7 +242,7 @@ for i = #items, 1, -1 do reversed[#reversed + 1] = items[i] end
 call_all('LPUSH', target, reversed)
 redis.call('DEL', inflight)
 if target == pending then redis.call('HSET', meta, 'first', 0, 'last', 0) end
-redis.call('HINCRBY', meta, 'fails', 1)
+if ARGV[7] == '1' then redis.call('HINCRBY', meta, 'fails', 1) end
 redis.call('HSET', meta, 'retry_at', retry_at)
 redis.call('HDEL', meta, 'lease', 'lease_until', 'kind')
 return {1, reschedule(sid, now, debounce, maxwait)}

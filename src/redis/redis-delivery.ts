@@ -255,14 +255,16 @@ export class RedisDelivery implements DeliveryEngine {
 
   async #onFailure(sessionId: string, claim: Claim, body: string, error: unknown): Promise<void> {
     const o = this.#host.options;
-    this.#host.stats.postFailures++;
     const decision = this.#host.decide(error, claim.attempt);
+    if (decision.kind === "retry" && !decision.counted) this.#host.stats.throttled++;
+    else this.#host.stats.postFailures++;
     const keys = this.#keys.session(sessionId);
     const now = o.now();
     if (decision.kind === "retry") {
-      const reply = (await RETRY.run(this.#redis, keys, [sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs])) as number[];
+      const args = [sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0];
+      const reply = (await RETRY.run(this.#redis, keys, args)) as number[];
       if (Number(reply[0]) !== 1) return;
-      this.#host.stats.retries++;
+      if (decision.counted) this.#host.stats.retries++;
       this.#host.events.emit("retrying", {
         sessionId, conversationId: claim.conversationId, kind: claim.kind, attempt: claim.attempt, delayMs: decision.delayMs, error,
       });

@@ -143,6 +143,20 @@ describe("a failing platform", () => {
   });
 });
 
+describe("throttling", () => {
+  it("waits out a self-imposed hold without spending the retry budget", async () => {
+    writer = createTestWriter({ retry: { maxAttempts: 2 } });
+    writer.failNext(5, new RetryableDeliveryError("spacing", { retryAfterMs: 1000, throttled: true }));
+    await writer.writeActions("c", "s", [slim("a", T0)]);
+    await vi.advanceTimersByTimeAsync(150 + 4999);
+    expect(writer.notes).toHaveLength(0);
+    await writer.writeActions("c", "s", [slim("b", T0 + 1)]); // joins the held note
+    await vi.advanceTimersByTimeAsync(1);
+    expect(writer.notes.map((n) => n.body.split("\n\n")[1])).toEqual(["[1] a\n[2] b"]);
+    expect(writer.stats()).toMatchObject({ throttled: 5, postFailures: 0, deadLettered: 0 });
+  });
+});
+
 describe("slow platforms", () => {
   it("counts a post that lands after its timeout as delivered, and never runs two calls for a session", async () => {
     writer = createTestWriter({ postTimeoutMs: 1000 });

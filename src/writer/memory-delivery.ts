@@ -242,9 +242,14 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 
   #onPostFailed(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string, error: unknown): void {
-    s.failedAttempts++;
-    this.#host.stats.postFailures++;
-    const decision = this.#abandoning ? ({ kind: "give-up", reason: "shutdown" } as const) : this.#host.decide(error, s.failedAttempts);
+    const decision = this.#abandoning ? ({ kind: "give-up", reason: "shutdown" } as const) : this.#host.decide(error, s.failedAttempts + 1);
+    // A hold the writer put on itself (throttling) is not a failure and spends no retry budget.
+    if (decision.kind === "give-up" || decision.counted) {
+      s.failedAttempts++;
+      this.#host.stats.postFailures++;
+    } else {
+      this.#host.stats.throttled++;
+    }
     if (decision.kind === "give-up") {
       this.#deadLetter(s, kind, batch, conversationId, body, decision.reason, error);
       return;
@@ -258,7 +263,7 @@ export class MemoryDelivery implements DeliveryEngine {
       (s.pending ??= new ActionBuffer()).prependBuffer(batch);
       s.due = true;
     }
-    this.#host.stats.retries++;
+    if (decision.counted) this.#host.stats.retries++;
     this.#timers.start(s.timers, "retry", decision.delayMs, () => this.#pump(s));
     this.#host.events.emit("retrying", { sessionId: s.sessionId, conversationId, kind, attempt: s.failedAttempts, delayMs: decision.delayMs, error });
   }

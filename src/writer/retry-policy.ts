@@ -3,7 +3,8 @@ import type { RetryOptions } from "./options.js";
 
 /** What to do after a failed post. */
 export type RetryDecision =
-  | { kind: "retry"; delayMs: number }
+  /** `counted` false: a self-imposed hold (throttling), not a failure; the budget is untouched. */
+  | { kind: "retry"; delayMs: number; counted: boolean }
   | { kind: "give-up"; reason: "retries_exhausted" | "permanent_error" };
 
 /**
@@ -33,12 +34,17 @@ export function decideRetry(
   random: () => number,
 ): RetryDecision {
   if (isPermanent(error)) return { kind: "give-up", reason: "permanent_error" };
+  if (isThrottled(error)) return { kind: "retry", delayMs: Math.max(1, retryAfterHint(error) ?? policy.baseDelayMs), counted: false };
   if (failedAttempts >= policy.maxAttempts) return { kind: "give-up", reason: "retries_exhausted" };
   const exponential = policy.baseDelayMs * 2 ** (failedAttempts - 1);
   const jittered = Math.min(policy.maxDelayMs, exponential * (1 - policy.jitter + 2 * policy.jitter * random()));
   const hint = Math.min(retryAfterHint(error) ?? 0, policy.maxRetryAfterMs);
   const delayMs = Math.max(jittered, hint);
-  return { kind: "retry", delayMs: Math.round(delayMs) };
+  return { kind: "retry", delayMs: Math.round(delayMs), counted: true };
+}
+
+function isThrottled(error: unknown): boolean {
+  return error !== null && typeof error === "object" && (error as { throttled?: unknown }).throttled === true;
 }
 
 /** The HTTP status carried by an error, when it carries one. */

@@ -12,6 +12,8 @@ export interface WriterStats {
   /** Failed platform calls (each retry that fails counts again). */
   postFailures: number;
   retries: number;
+  /** Posts the writer held back itself (per-conversation spacing), retried without spending budget. */
+  throttled: number;
   /** Notes moved to the dead letter. */
   deadLettered: number;
   deadLetteredActions: number;
@@ -34,6 +36,7 @@ export function emptyWriterStats(): WriterStats {
     notesPosted: 0,
     postFailures: 0,
     retries: 0,
+    throttled: 0,
     deadLettered: 0,
     deadLetteredActions: 0,
     deadLettersEvicted: 0,
