@@ -223,17 +223,18 @@ export class RedisDelivery implements DeliveryEngine {
     const binSeconds = claim.kind === "flush" ? o.binSeconds : 0;
     const body = formatNoteColumns(sessionId, claim.descriptions, claim.starts, binSeconds, o.now() / 1000);
     let partId: string | null;
+    const started = o.now();
     try {
       partId = await this.#host.post(claim.conversationId, body, sessionId, claim.attempt);
     } catch (error) {
       await this.#onFailure(sessionId, claim, body, error);
       return true;
     }
-    await this.#confirm(sessionId, claim, partId);
+    await this.#confirm(sessionId, claim, partId, o.now() - started);
     return true;
   }
 
-  async #confirm(sessionId: string, claim: Claim, partId: string | null): Promise<void> {
+  async #confirm(sessionId: string, claim: Claim, partId: string | null, durationMs: number): Promise<void> {
     const o = this.#host.options;
     const args = [sessionId, this.#token, o.now(), o.postLinkDebounceMs, o.maxWaitMs, partId ?? "", this.#ttlMs];
     // The platform has the note: keep trying to record that until the lease would run out, so a
@@ -247,7 +248,7 @@ export class RedisDelivery implements DeliveryEngine {
     this.#host.stats.actionsDelivered += claim.descriptions.length;
     if (this.#host.events.has("delivered")) {
       this.#host.events.emit("delivered", {
-        sessionId, conversationId: claim.conversationId, partId, kind: claim.kind, actionCount: claim.descriptions.length, attempt: claim.attempt,
+        sessionId, conversationId: claim.conversationId, partId, kind: claim.kind, actionCount: claim.descriptions.length, attempt: claim.attempt, durationMs,
       });
     }
     this.#schedule(sessionId, Number(reply[1]));

@@ -33,6 +33,8 @@ export interface WriterEvents {
     kind: NoteKind;
     actionCount: number;
     attempt: number;
+    /** How long the successful platform call took, ms (by the writer's clock). */
+    durationMs: number;
   };
   /** A post failed and will be tried again after `delayMs`. */
   retrying: {

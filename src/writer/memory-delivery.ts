@@ -219,6 +219,7 @@ export class MemoryDelivery implements DeliveryEngine {
 
   async #deliver(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string): Promise<void> {
     const attempt = s.failedAttempts + 1;
+    const started = this.#host.options.now();
     try {
       const partId = await this.#host.post(conversationId, body, s.sessionId, attempt);
       s.failedAttempts = 0;
@@ -227,7 +228,8 @@ export class MemoryDelivery implements DeliveryEngine {
       this.#host.stats.notesPosted++;
       this.#host.stats.actionsDelivered += batch.length;
       if (this.#host.events.has("delivered")) {
-        this.#host.events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind, actionCount: batch.length, attempt });
+        const durationMs = this.#host.options.now() - started;
+        this.#host.events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind, actionCount: batch.length, attempt, durationMs });
       }
     } catch (error) {
       this.#onPostFailed(s, kind, batch, conversationId, body, error);

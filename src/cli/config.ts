@@ -1,0 +1,172 @@
+/**
+ * The bridge's settings: each an environment variable and a flag (`PORT` ↔ `--port`), parsed and
+ * validated once at start, with an error that names the bad setting.
+ */
+
+/** A setting that is missing or malformed; `setting` is its environment variable name. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+export type Destination = "inbox" | "intercom" | "zendesk" | "http";
+
+/** Validated settings. */
+export interface BridgeConfig {
+  port: number;
+  host: string;
+  redisUrl: string | undefined;
+  productId: string;
+  connectorSecret: string | undefined;
+  connectorStreamUrl: string | undefined;
+  connectorToken: string | undefined;
+  destination: Destination;
+  intercom: { token: string | undefined; adminId: string | undefined; clientSecret: string | undefined; apiBase: string; version: string; sessionAttribute: string };
+  zendesk: { apiBase: string | undefined; email: string | undefined; apiToken: string | undefined; webhookSecret: string | undefined; minSpacingMs: number };
+  httpBridge: { url: string | undefined; token: string | undefined };
+  linkToken: string | undefined;
+  logLevel: "debug" | "info" | "warn" | "error";
+  maxBodyBytes: number;
+  postLinkDebounceMs: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Every setting: environment name, default, and what it is (for `--help` and the README). */
+export const SETTINGS = {
+  PORT: { default: "8787", help: "HTTP port" },
+  HOST: { default: "127.0.0.1", help: "interface to listen on" },
+  REDIS_URL: { default: undefined, help: "Redis for state, links and delivery; unset = in memory" },
+  PRODUCT_ID: { default: "default", help: "product id (logs, metrics, SSE stream path)" },
+  CONNECTOR_SECRET: { default: undefined, help: "HMAC secret of the connector's push signature (X-Connector-Signature)" },
+  CONNECTOR_STREAM_URL: { default: undefined, help: "connector SSE stream URL: enables pull mode" },
+  CONNECTOR_TOKEN: { default: undefined, help: "bearer token for the SSE stream" },
+  DESTINATION: { default: "inbox", help: "inbox | intercom | zendesk | http" },
+  INTERCOM_TOKEN: { default: undefined, help: "Intercom access token" },
+  INTERCOM_ADMIN_ID: { default: undefined, help: "admin who authors the notes" },
+  INTERCOM_CLIENT_SECRET: { default: undefined, help: "verifies X-Hub-Signature on Intercom webhooks" },
+  INTERCOM_API_BASE: { default: "https://api.intercom.io", help: "Intercom API base URL" },
+  INTERCOM_VERSION: { default: "2.14", help: "Intercom-Version header" },
+  INTERCOM_SESSION_ATTRIBUTE: { default: "session_id", help: "conversation custom attribute holding the PostHog session id" },
+  ZENDESK_API_BASE: { default: undefined, help: "e.g. https://acme.zendesk.com" },
+  ZENDESK_EMAIL: { default: undefined, help: "agent email for the API token" },
+  ZENDESK_API_TOKEN: { default: undefined, help: "Zendesk API token" },
+  ZENDESK_WEBHOOK_SECRET: { default: undefined, help: "verifies X-Zendesk-Webhook-Signature" },
+  ZENDESK_MIN_SPACING_MS: { default: "20000", help: "minimum time between notes on one ticket" },
+  HTTP_BRIDGE_URL: { default: undefined, help: "endpoint of a home-made bot (DESTINATION=http)" },
+  HTTP_BRIDGE_TOKEN: { default: undefined, help: "bearer token for HTTP_BRIDGE_URL" },
+  LINK_TOKEN: { default: undefined, help: "bearer token for POST /links; unset = /links disabled" },
+  LOG_LEVEL: { default: "info", help: "debug | info | warn | error" },
+  MAX_BODY_BYTES: { default: "1048576", help: "largest request body accepted" },
+  POST_LINK_DEBOUNCE_MS: { default: "150", help: "quiet time that ends a post-link note" },
+  SHUTDOWN_TIMEOUT_MS: { default: "10000", help: "bound on the drain at SIGTERM" },
+} as const satisfies Record<string, { default: string | undefined; help: string }>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** `PORT` → `--port`. */
+export function flagOf(name: SettingName): string {
+  return `--${name.toLowerCase().replace(/_/g, "-")}`;
+}
+
+/** Reads flags over environment variables over defaults, then validates. */
+export function loadConfig(env: Record<string, string | undefined>, flags: Record<string, string | undefined> = {}): BridgeConfig {
+  const raw = (name: SettingName): string | undefined => {
+    const value = flags[name] ?? env[name] ?? SETTINGS[name].default;
+    return value === "" ? undefined : value;
+  };
+  const config: BridgeConfig = {
+    port: integer("PORT", raw("PORT"), 0, 65_535),
+    host: raw("HOST") ?? "127.0.0.1",
+    redisUrl: url("REDIS_URL", raw("REDIS_URL"), ["redis:", "rediss:"]),
+    productId: nonEmpty("PRODUCT_ID", raw("PRODUCT_ID")),
+    connectorSecret: raw("CONNECTOR_SECRET"),
+    connectorStreamUrl: url("CONNECTOR_STREAM_URL", raw("CONNECTOR_STREAM_URL"), ["http:", "https:"]),
+    connectorToken: raw("CONNECTOR_TOKEN"),
+    destination: oneOf("DESTINATION", raw("DESTINATION"), ["inbox", "intercom", "zendesk", "http"] as const),
+    intercom: {
+      token: raw("INTERCOM_TOKEN"),
+      adminId: raw("INTERCOM_ADMIN_ID"),
+      clientSecret: raw("INTERCOM_CLIENT_SECRET"),
+      apiBase: url("INTERCOM_API_BASE", raw("INTERCOM_API_BASE"), ["http:", "https:"]) as string,
+      version: nonEmpty("INTERCOM_VERSION", raw("INTERCOM_VERSION")),
+      sessionAttribute: nonEmpty("INTERCOM_SESSION_ATTRIBUTE", raw("INTERCOM_SESSION_ATTRIBUTE")),
+    },
+    zendesk: {
+      apiBase: url("ZENDESK_API_BASE", raw("ZENDESK_API_BASE"), ["http:", "https:"]),
+      email: raw("ZENDESK_EMAIL"),
+      apiToken: raw("ZENDESK_API_TOKEN"),
+      webhookSecret: raw("ZENDESK_WEBHOOK_SECRET"),
+      minSpacingMs: integer("ZENDESK_MIN_SPACING_MS", raw("ZENDESK_MIN_SPACING_MS"), 0, 3_600_000),
+    },
+    httpBridge: { url: url("HTTP_BRIDGE_URL", raw("HTTP_BRIDGE_URL"), ["http:", "https:"]), token: raw("HTTP_BRIDGE_TOKEN") },
+    linkToken: raw("LINK_TOKEN"),
+    logLevel: oneOf("LOG_LEVEL", raw("LOG_LEVEL"), ["debug", "info", "warn", "error"] as const),
+    maxBodyBytes: integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 64 * 1024 * 1024),
+    postLinkDebounceMs: integer("POST_LINK_DEBOUNCE_MS", raw("POST_LINK_DEBOUNCE_MS"), 0, 600_000),
+    shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", raw("SHUTDOWN_TIMEOUT_MS"), 0, 600_000),
+  };
+  requireFor(config.destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");
+  requireFor(
+    config.destination === "zendesk",
+    { ZENDESK_API_BASE: config.zendesk.apiBase, ZENDESK_EMAIL: config.zendesk.email, ZENDESK_API_TOKEN: config.zendesk.apiToken },
+    "DESTINATION=zendesk",
+  );
+  requireFor(config.destination === "http", { HTTP_BRIDGE_URL: config.httpBridge.url }, "DESTINATION=http");
+  requireFor(config.connectorStreamUrl !== undefined, { CONNECTOR_TOKEN: config.connectorToken }, "CONNECTOR_STREAM_URL");
+  return config;
+}
+
+/** Every secret value of a config, for log redaction. */
+export function secretsOf(config: BridgeConfig): string[] {
+  const values = [
+    config.connectorSecret,
+    config.connectorToken,
+    config.intercom.token,
+    config.intercom.clientSecret,
+    config.zendesk.apiToken,
+    config.zendesk.webhookSecret,
+    config.httpBridge.token,
+    config.linkToken,
+  ];
+  return values.filter((v): v is string => v !== undefined);
+}
+
+function requireFor(when: boolean, values: Record<string, string | undefined>, reason: string): void {
+  if (!when) return;
+  for (const [name, value] of Object.entries(values)) if (value === undefined) throw new ConfigError(name, `required with ${reason}`);
+}
+
+function integer(name: string, value: string | undefined, min: number, max: number): number {
+  const n = Number(value);
+  if (value === undefined || !/^\d+$/.test(value.trim()) || n < min || n > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value ?? "")}`);
+  }
+  return n;
+}
+
+function nonEmpty(name: string, value: string | undefined): string {
+  if (value === undefined || value.trim() === "") throw new ConfigError(name, "must not be empty");
+  return value;
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw new ConfigError(name, `expected one of ${allowed.join(", ")}, got ${JSON.stringify(value ?? "")}`);
+  return value as T;
+}
+
+function url(name: string, value: string | undefined, protocols: readonly string[]): string | undefined {
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `expected a URL, got ${JSON.stringify(value.replace(/\/\/[^@/]*@/, "//***@"))}`);
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `expected a ${protocols.join(" or ")} URL`);
+  return value.replace(/\/+$/, "");
+}
