@@ -2,6 +2,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { PayloadError } from "../errors.js";
 import { mergeActionsPayloads } from "./merge.js";
+import { parseActionsPayload } from "./parse.js";
 import type { ActionsPayload, SlimAction } from "./types.js";
 
 function action(index: number, description: string, extra: Partial<SlimAction> = {}): SlimAction {
@@ -105,5 +106,12 @@ describe("mergeActionsPayloads", () => {
         expect(merged.count).toBe(all.length);
       }),
     );
+  });
+
+  it("keeps the wire indexes with reindex: false", () => {
+    const a = parseActionsPayload({ session_id: "s", actions: [{ index: 7, description: "a" }] });
+    const b = parseActionsPayload({ session_id: "s", actions: [{ index: 9, description: "b" }] });
+    expect(mergeActionsPayloads([a, b], { reindex: false }).actions.map((x) => x.index)).toEqual([7, 9]);
+    expect(mergeActionsPayloads([a, b]).actions.map((x) => x.index)).toEqual([0, 1]);
   });
 });

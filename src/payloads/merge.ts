@@ -9,8 +9,13 @@ const OPTIONAL_ACTION_IDS = ["session_id", "user_id", "email", "conversation_id"
  * are not mutated). Each id comes from the first batch where it is non-empty; `forwarded_at` is
  * the latest; `count` is the total. Batches are assumed to belong to one session: merging
  * different sessions is not detected. An empty list is a {@link PayloadError}.
+ *
+ * `reindex: false` keeps each action's wire `index` (its position in the session), for callers
+ * that coalesce a queue of batches and must not change how actions are identified downstream
+ * (e.g. Redis delivery deduplicates replays on `index`).
  */
-export function mergeActionsPayloads(list: readonly ActionsPayload[]): ActionsPayload {
+export function mergeActionsPayloads(list: readonly ActionsPayload[], options: { reindex?: boolean } = {}): ActionsPayload {
+  const reindex = options.reindex ?? true;
   if (list.length === 0) throw new PayloadError("cannot merge an empty list of actions payloads");
   const actions: SlimAction[] = [];
   let productId = "";
@@ -27,7 +32,7 @@ export function mergeActionsPayloads(list: readonly ActionsPayload[]): ActionsPa
     conversationId ||= p.conversation_id;
     // `>` skips NaN, so one corrupt batch cannot poison the maximum.
     if (p.forwarded_at > forwardedAt) forwardedAt = p.forwarded_at;
-    for (const a of p.actions) actions.push(reindexed(a, actions.length));
+    for (const a of p.actions) actions.push(reindexed(a, reindex ? actions.length : a.index));
   }
   return {
     type: "actions",
