@@ -21,6 +21,7 @@ export interface BridgeConfig {
   port: number;
   host: string;
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
   productId: string;
   connectorSecret: string | undefined;
   connectorStreamUrl: string | undefined;
@@ -33,6 +34,7 @@ export interface BridgeConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   maxBodyBytes: number;
   postLinkDebounceMs: number;
+  postTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
 
@@ -41,6 +43,7 @@ export const SETTINGS = {
   PORT: { default: "8787", help: "HTTP port" },
   HOST: { default: "127.0.0.1", help: "interface to listen on" },
   REDIS_URL: { default: undefined, help: "Redis for state, links and delivery; unset = in memory" },
+  REDIS_KEY_PREFIX: { default: "autoplay:", help: "prefix of every Redis key; instances sharing work use the same one" },
   PRODUCT_ID: { default: "default", help: "product id (logs, metrics, SSE stream path)" },
   CONNECTOR_SECRET: { default: undefined, help: "HMAC secret of the connector's push signature (X-Connector-Signature)" },
   CONNECTOR_STREAM_URL: { default: undefined, help: "connector SSE stream URL: enables pull mode" },
@@ -63,6 +66,7 @@ export const SETTINGS = {
   LOG_LEVEL: { default: "info", help: "debug | info | warn | error" },
   MAX_BODY_BYTES: { default: "1048576", help: "largest request body accepted" },
   POST_LINK_DEBOUNCE_MS: { default: "150", help: "quiet time that ends a post-link note" },
+  POST_TIMEOUT_MS: { default: "10000", help: "a platform call slower than this is retried" },
   SHUTDOWN_TIMEOUT_MS: { default: "10000", help: "bound on the drain at SIGTERM" },
 } as const satisfies Record<string, { default: string | undefined; help: string }>;
 
@@ -83,6 +87,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     port: integer("PORT", raw("PORT"), 0, 65_535),
     host: raw("HOST") ?? "127.0.0.1",
     redisUrl: url("REDIS_URL", raw("REDIS_URL"), ["redis:", "rediss:"]),
+    redisKeyPrefix: nonEmpty("REDIS_KEY_PREFIX", raw("REDIS_KEY_PREFIX")),
     productId: nonEmpty("PRODUCT_ID", raw("PRODUCT_ID")),
     connectorSecret: raw("CONNECTOR_SECRET"),
     connectorStreamUrl: url("CONNECTOR_STREAM_URL", raw("CONNECTOR_STREAM_URL"), ["http:", "https:"]),
@@ -108,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     logLevel: oneOf("LOG_LEVEL", raw("LOG_LEVEL"), ["debug", "info", "warn", "error"] as const),
     maxBodyBytes: integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 64 * 1024 * 1024),
     postLinkDebounceMs: integer("POST_LINK_DEBOUNCE_MS", raw("POST_LINK_DEBOUNCE_MS"), 0, 600_000),
+    postTimeoutMs: integer("POST_TIMEOUT_MS", raw("POST_TIMEOUT_MS"), 1, 600_000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", raw("SHUTDOWN_TIMEOUT_MS"), 0, 600_000),
   };
   requireFor(config.destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");

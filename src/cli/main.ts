@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * `autoplay-bridge serve`: the runnable bridge. Settings come from environment variables, each
+ * also a flag (`PORT` ↔ `--port`); see `autoplay-bridge --help`.
+ */
+import { parseArgs } from "node:util";
+import { startBridge } from "./bridge.js";
+import { ConfigError, flagOf, loadConfig, SETTINGS, type SettingName } from "./config.js";
+
+const NAMES = Object.keys(SETTINGS) as SettingName[];
+
+function usage(): string {
+  const rows = NAMES.map((name) => {
+    const fallback = SETTINGS[name].default;
+    return `  ${flagOf(name).padEnd(30)} ${name.padEnd(28)} ${SETTINGS[name].help}${fallback === undefined ? "" : ` (default ${fallback})`}`;
+  });
+  return ["Usage: autoplay-bridge serve [flags]", "", "Each flag may instead be given as the environment variable beside it:", ...rows, ""].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      ...Object.fromEntries(NAMES.map((name) => [flagOf(name).slice(2), { type: "string" as const }])),
+    },
+  });
+  if (values.help === true || positionals[0] !== "serve") {
+    process.stdout.write(usage());
+    return values.help === true ? 0 : 2;
+  }
+  const flags = Object.fromEntries(NAMES.map((name) => [name, values[flagOf(name).slice(2) as keyof typeof values] as string | undefined]));
+  const config = loadConfig(process.env, flags);
+  const bridge = await startBridge(config);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: `received ${signal}` })}\n`);
+      bridge.close().then(resolve, (error: unknown) => {
+        process.stderr.write(`${JSON.stringify({ level: "error", message: "shutdown failed", error: String(error) })}\n`);
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return process.exitCode === 1 ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`autoplay-bridge: invalid setting ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`autoplay-bridge: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof TypeError && /Unknown option|argument/.test(error.message) ? 2 : 1);
+  },
+);
