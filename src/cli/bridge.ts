@@ -1,8 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConnectorStream } from "../connector/index.js";
+import { ConcurrentUpdateError } from "../errors.js";
 import { HttpBridgeWriter, IntercomWriter, ZendeskWriter } from "../integrations/index.js";
 import { AutoplayChatbotManager } from "../manager/autoplay-chatbot-manager.js";
+import { RedisUnavailableError } from "../redis/commands.js";
 import { redisBackends, type RedisBackends } from "../redis/redis-backends.js";
 import { createBridgeApp } from "../server/app.js";
 import { createBridgeMetrics } from "../server/bridge-metrics.js";
@@ -83,8 +85,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     zendeskWebhookSecret: config.zendesk.webhookSecret,
     linkToken: config.linkToken,
   });
-  const server = createServer(app);
-  server.keepAliveTimeout = 5_000;
+  // A sender may not hold a connection open forever with a slow or stalled body.
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, app);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
@@ -99,7 +101,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
         token: config.connectorToken as string,
         logger,
         onPayload: async (payload) => {
-          if (payload.type === "actions") await manager.onActions(payload);
+          // The connector has no replay: a payload that cannot be recorded now is retried here.
+          if (payload.type === "actions") await withRetries(() => manager.onActions(payload), logger);
         },
       });
   if (stream !== undefined) {
@@ -120,6 +123,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
       server.closeIdleConnections();
       await stream?.stop();
       await manager.close();
+      // Requests still open now (a stalled upload) would hold server.close() forever.
+      server.closeAllConnections();
       await stopped;
       await redis?.close();
       logger.info("bridge stopped", { stats: writer.stats() });
@@ -127,6 +132,23 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     return closing;
   };
   return { url, server, manager, close };
+}
+
+/** Retries work that failed for a passing reason (Redis unreachable, a lost race), then gives up loudly. */
+async function withRetries(work: () => Promise<unknown>, logger: Logger, attempts = 6): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await work();
+      return;
+    } catch (error) {
+      const passing = error instanceof RedisUnavailableError || error instanceof ConcurrentUpdateError;
+      if (!passing || attempt >= attempts) {
+        logger.error("a streamed payload could not be recorded", { error: error instanceof Error ? error.message : String(error), attempts: attempt });
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 function warnAboutOpenDoors(config: BridgeConfig, logger: Logger): void {

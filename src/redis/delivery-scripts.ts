@@ -90,11 +90,13 @@ local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(AR
 local m = redis.call('HMGET', meta, 'conv', 'first')
 local stored, first = m[1], m[2]
 local flushed = 0
-if conv ~= '' and conv ~= stored then
-  redis.call('HSET', meta, 'conv', conv)
-  if not stored then flushed = move_pre_to_flush(cutoff) end
-elseif conv == '' and stored then
+-- A write may only make the first link; re-linking is LINK's job, so a write from an instance
+-- that read an older session state cannot move the session back.
+if stored then
   conv = stored
+elseif conv ~= '' then
+  redis.call('HSET', meta, 'conv', conv)
+  flushed = move_pre_to_flush(cutoff)
 end
 local count = (#ARGV - 7) / 3
 local ids = {}
@@ -161,7 +163,7 @@ return {flushed, reschedule(sid, now, debounce, maxwait)}
 `);
 
 /**
- * ARGV: sid, now, token, leaseMs, maxActions, maxChars, debounce, maxwait, force(0|1).
+ * ARGV: sid, now, token, leaseMs, maxActions, maxChars, debounce, maxwait, force(0|1), ttl.
  * Returns {1, kind, conv, attempt, entries…} when this caller now holds the lease, else {0, at}.
  */
 export const CLAIM = new RedisScript(`${PRELUDE}
@@ -206,6 +208,7 @@ else
 end
 redis.call('HSET', meta, 'lease', token, 'lease_until', now + lease_ms)
 redis.call('ZADD', due, now + lease_ms, sid)
+touch(tonumber(ARGV[10]))
 local reply = {1, kind, conv, num(meta, 'fails') + 1}
 local entries = redis.call('LRANGE', inflight, 0, -1)
 for i = 1, #entries do reply[#reply + 1] = entries[i] end
@@ -218,15 +221,13 @@ local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 if redis.call('HGET', meta, 'lease') ~= token then return {0} end
 finish_note()
-if part ~= '' then
-  redis.call('RPUSH', parts, part)
-  redis.call('PEXPIRE', parts, ttl)
-end
+if part ~= '' then redis.call('RPUSH', parts, part) end
+touch(ttl)
 return {1, reschedule(sid, now, debounce, maxwait)}
 `);
 
 /**
- * ARGV: sid, token, now, debounce, maxwait, retryAt, counted(0|1). The claimed entries go back ahead of newer
+ * ARGV: sid, token, now, debounce, maxwait, retryAt, counted(0|1), ttl. The claimed entries go back ahead of newer
  * ones; the note is due again at retryAt with everything pending. Returns {1, at} or {0}.
  */
 export const RETRY = new RedisScript(`${PRELUDE}
@@ -245,6 +246,7 @@ if target == pending then redis.call('HSET', meta, 'first', 0, 'last', 0) end
 if ARGV[7] == '1' then redis.call('HINCRBY', meta, 'fails', 1) end
 redis.call('HSET', meta, 'retry_at', retry_at)
 redis.call('HDEL', meta, 'lease', 'lease_until', 'kind')
+touch(tonumber(ARGV[8]))
 return {1, reschedule(sid, now, debounce, maxwait)}
 `);
 

@@ -125,6 +125,17 @@ describe("Redis delivery", () => {
     expect(w.notes.length).toBeGreaterThanOrEqual(3); // split by maxNoteActions and maxNoteChars
   });
 
+  it("lets only LINK move a linked session: a stale write cannot move it back", async () => {
+    prefix = uniquePrefix("delivery-relink");
+    const w = writer();
+    await w.onSessionLinked("s", "old");
+    await w.onSessionLinked("s", "new");
+    await w.writeActions("old", "s", [slim("from a stale instance", T0, 0)]);
+    await vi.waitFor(() => expect(w.notes).toHaveLength(1));
+    expect(w.notes[0]?.conversationId).toBe("new");
+    expect(await w.linkedConversation("s")).toBe("new");
+  });
+
   it("tells a Redis error reply from an outage", async () => {
     prefix = uniquePrefix("delivery-reply");
     await redis.sendCommand(["SET", `${prefix}str`, "x"]);

@@ -64,6 +64,8 @@ export class RedisDelivery implements DeliveryEngine {
   readonly #poller: NodeJS.Timeout;
   #idleWaiters: Array<() => void> = [];
   #closing = false;
+  /** Set when close()'s bound ran out: drain loops stop claiming new notes. */
+  #drainStopped = false;
 
   constructor(host: DeliveryHost, options: RedisDeliveryOptions = {}) {
     this.#host = host;
@@ -149,6 +151,9 @@ export class RedisDelivery implements DeliveryEngine {
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#host.options.closeTimeoutMs)));
     await Promise.race([this.flush().catch((error: unknown) => this.#report("drain at close failed", error)), timeout]);
     clearTimeout(timer);
+    // Whatever is not claimed yet stays in Redis for another process or the next start; posts
+    // already in flight are awaited below so their confirmations are recorded.
+    this.#drainStopped = true;
     for (const wake of this.#wakes.values()) clearTimeout(wake.timer);
     this.#wakes.clear();
     await Promise.all(this.#busy.values());
@@ -171,6 +176,7 @@ export class RedisDelivery implements DeliveryEngine {
     const delay = Math.max(0, at - this.#host.options.now());
     const timer = setTimeout(() => {
       this.#wakes.delete(sessionId);
+      if (this.#drainStopped) return;
       void this.#attempt(sessionId, false);
       this.#checkIdle();
     }, delay);
@@ -200,8 +206,9 @@ export class RedisDelivery implements DeliveryEngine {
 
   /** Posts everything this session owes now, note after note (flush and close). */
   async #drainSession(sessionId: string): Promise<void> {
-    for (let notes = 0; notes < 10_000; notes++) {
+    for (let notes = 0; notes < 10_000 && !this.#drainStopped; notes++) {
       await this.#busy.get(sessionId);
+      if (this.#drainStopped) return;
       if (!(await this.#attempt(sessionId, true))) return;
     }
   }
@@ -212,7 +219,7 @@ export class RedisDelivery implements DeliveryEngine {
     const keys = this.#keys.session(sessionId);
     const now = o.now();
     const reply = (await CLAIM.run(this.#redis, keys, [
-      sessionId, now, this.#token, this.#leaseMs, o.maxNoteActions, o.maxNoteChars, o.postLinkDebounceMs, o.maxWaitMs, force ? 1 : 0,
+      sessionId, now, this.#token, this.#leaseMs, o.maxNoteActions, o.maxNoteChars, o.postLinkDebounceMs, o.maxWaitMs, force ? 1 : 0, this.#ttlMs,
     ])) as unknown[];
     if (Number(reply[0]) !== 1) {
       const at = Number(reply[1]);
@@ -262,7 +269,7 @@ export class RedisDelivery implements DeliveryEngine {
     const keys = this.#keys.session(sessionId);
     const now = o.now();
     if (decision.kind === "retry") {
-      const args = [sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0];
+      const args = [sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0, this.#ttlMs];
       const reply = (await RETRY.run(this.#redis, keys, args)) as number[];
       if (Number(reply[0]) !== 1) return;
       if (decision.counted) this.#host.stats.retries++;

@@ -115,6 +115,20 @@ describe("POST /events", () => {
     expect(writer.notes[0]?.body).toMatch(/\[1\] once$/);
   });
 
+  it("never calls a retry of unrecorded work a duplicate", async () => {
+    const body = actions("s-retry", ["x"]);
+    const guard = new MemoryReplayGuard();
+    await manager.close();
+    await new Promise((resolve) => server.close(resolve));
+    await start({ replay: guard });
+    await guard.begin(`events:${(await import("node:crypto")).createHash("sha256").update(body).digest("hex")}`);
+    const whileRunning = await post("/events", body, signed(body));
+    expect([whileRunning.status, ((await whileRunning.json()) as { error: { code: string } }).error.code]).toEqual([503, "in_progress"]);
+    await manager.close();
+    const failed = await post("/events", body, signed(body));
+    expect(failed.status).toBe(503);
+  });
+
   it("answers 503 when the work cannot be recorded, so the sender retries", async () => {
     await manager.close();
     const body = actions("s4", ["late"]);

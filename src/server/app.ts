@@ -100,15 +100,24 @@ function digest(raw: Buffer): string {
   return createHash("sha256").update(raw).digest("hex");
 }
 
-/** Runs `work` once per `key`: a repeat is acknowledged as a duplicate; a failure frees the key. */
+/**
+ * Runs `work` once per `key`. A repeat of recorded work is acknowledged as a duplicate; a repeat
+ * while the first is still running answers 503 (retry); a failure frees the key.
+ */
 async function once(replay: ReplayGuard, key: string, work: () => Promise<Reply>, duplicate: Reply): Promise<Reply> {
-  if (!(await replay.claim(key))) return duplicate;
+  const state = await replay.begin(key);
+  if (state === "done") return duplicate;
+  if (state === "in-progress") throw new HttpError(503, "in_progress", "the same delivery is being processed; retry");
+  let reply: Reply;
   try {
-    return await work();
+    reply = await work();
   } catch (error) {
-    await replay.release(key).catch(() => undefined);
+    await replay.abandon(key).catch(() => undefined);
     throw error;
   }
+  // The work is recorded: a failure to remember that only risks processing a replay again.
+  await replay.complete(key).catch(() => undefined);
+  return reply;
 }
 
 async function events(o: BridgeAppOptions, req: IncomingMessage, raw: Buffer): Promise<Reply> {

@@ -1,58 +1,81 @@
 import type { RedisCommands } from "../redis/commands.js";
 
+/** Where a delivery key stands. */
+export type ReplayState = "new" | "in-progress" | "done";
+
 /**
  * Remembers which deliveries (webhook notification ids, connector payload digests) were already
- * processed, so a repeat is acknowledged without being processed twice. `claim` is atomic: of two
- * concurrent deliveries of the same key (two instances sharing Redis), exactly one gets true.
- * A failed processing calls `release`, so the sender's retry is processed.
+ * processed, so a repeat is acknowledged without being processed twice. `begin` is atomic: of two
+ * concurrent deliveries of the same key (two instances sharing Redis), exactly one gets "new".
+ * A key is marked in progress only briefly (`inProgressTtlMs`), and done only once the work was
+ * recorded: a sender retrying a delivery that failed, or that is still running, is never told it
+ * was a duplicate, even when the failure also prevented `abandon`.
  */
 export interface ReplayGuard {
-  claim(key: string): Promise<boolean>;
-  release(key: string): Promise<void>;
+  begin(key: string): Promise<ReplayState>;
+  complete(key: string): Promise<void>;
+  abandon(key: string): Promise<void>;
 }
 
-/** One process's memory: bounded by `maxEntries` (oldest forgotten first) and by `ttlMs`. */
+/** One process's memory: bounded by `maxEntries` (oldest forgotten first) and by the TTLs. */
 export class MemoryReplayGuard implements ReplayGuard {
-  readonly #seen = new Map<string, number>();
+  readonly #entries = new Map<string, { state: "in-progress" | "done"; until: number }>();
   constructor(
-    readonly ttlMs = 3_600_000,
+    readonly doneTtlMs = 3_600_000,
+    readonly inProgressTtlMs = 30_000,
     readonly maxEntries = 100_000,
     readonly now: () => number = Date.now,
   ) {}
 
-  async claim(key: string): Promise<boolean> {
+  async begin(key: string): Promise<ReplayState> {
     const now = this.now();
-    const until = this.#seen.get(key);
-    if (until !== undefined && until > now) return false;
-    this.#seen.delete(key);
-    this.#seen.set(key, now + this.ttlMs);
-    // Map iteration is insertion order: the first entries are the oldest.
-    for (const [oldest, expiry] of this.#seen) {
-      if (this.#seen.size <= this.maxEntries && expiry > now) break;
-      this.#seen.delete(oldest);
-    }
-    return true;
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.until > now) return entry.state;
+    this.#set(key, "in-progress", now + this.inProgressTtlMs);
+    return "new";
   }
 
-  async release(key: string): Promise<void> {
-    this.#seen.delete(key);
+  async complete(key: string): Promise<void> {
+    this.#set(key, "done", this.now() + this.doneTtlMs);
+  }
+
+  async abandon(key: string): Promise<void> {
+    this.#entries.delete(key);
+  }
+
+  #set(key: string, state: "in-progress" | "done", until: number): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, { state, until });
+    // Map iteration is insertion order: the first entries are the oldest.
+    const now = this.now();
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#entries.size <= this.maxEntries && entry.until > now) break;
+      this.#entries.delete(oldest);
+    }
   }
 }
 
-/** Shared by every instance through Redis: `SET key 1 NX PX ttl`. */
+/** Shared by every instance through Redis: `SET key in-progress NX PX`, then `SET key done PX`. */
 export class RedisReplayGuard implements ReplayGuard {
   constructor(
     readonly redis: RedisCommands,
     readonly keyPrefix = "autoplay:seen:",
-    readonly ttlMs = 3_600_000,
+    readonly doneTtlMs = 3_600_000,
+    readonly inProgressTtlMs = 30_000,
   ) {}
 
-  async claim(key: string): Promise<boolean> {
-    const reply = await this.redis.sendCommand(["SET", `${this.keyPrefix}${key}`, "1", "NX", "PX", String(this.ttlMs)]);
-    return reply === "OK";
+  async begin(key: string): Promise<ReplayState> {
+    const k = `${this.keyPrefix}${key}`;
+    const reply = await this.redis.sendCommand(["SET", k, "in-progress", "NX", "PX", String(this.inProgressTtlMs), "GET"]);
+    if (reply === null) return "new";
+    return reply === "done" ? "done" : "in-progress";
   }
 
-  async release(key: string): Promise<void> {
+  async complete(key: string): Promise<void> {
+    await this.redis.sendCommand(["SET", `${this.keyPrefix}${key}`, "done", "PX", String(this.doneTtlMs)]);
+  }
+
+  async abandon(key: string): Promise<void> {
     await this.redis.sendCommand(["DEL", `${this.keyPrefix}${key}`]);
   }
 }

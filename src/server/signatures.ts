@@ -20,7 +20,8 @@ function verifyPrefixedHex(raw: Buffer, header: string | undefined, secret: stri
   const prefix = `${algorithm}=`;
   if (!header.startsWith(prefix)) return false;
   const hex = header.slice(prefix.length);
-  if (!/^[0-9a-f]+$/i.test(hex)) return false;
+  const hexLength = algorithm === "sha1" ? 40 : 64;
+  if (hex.length !== hexLength || !/^[0-9a-f]+$/i.test(hex)) return false;
   const expected = createHmac(algorithm, secret).update(raw).digest();
   return sameDigest(expected, Buffer.from(hex, "hex"));
 }

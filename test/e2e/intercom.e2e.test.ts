@@ -162,6 +162,19 @@ describe("bridge → Intercom", () => {
     expect((await fetch(`${bridge.url}/healthz`)).status).toBe(200);
   });
 
+  it("exits 0 on SIGTERM even while a client holds a stalled request open", async () => {
+    await start();
+    const { connect } = await import("node:net");
+    const socket = connect(Number(new URL(bridge.url).port), "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write("POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    expect(await bridge.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    socket.destroy();
+  });
+
   it("delivers an open debounce window on SIGTERM and exits 0 (fault 5)", async () => {
     await start({ POST_LINK_DEBOUNCE_MS: "5000" });
     await webhook("conversation.user.created", "conv-term", "ph-term");
