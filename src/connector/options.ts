@@ -1,6 +1,7 @@
 /** Options of {@link ConnectorStream}, their defaults, and their validation. */
 import type { ActionsPayload, SummaryPayload } from "../payloads/types.js";
 import type { JitterMode } from "./backoff.js";
+import { checkFunction, checkNumber, stderrLogger } from "../option-checks.js";
 
 /** Where the stream reports what operators should see. Every method is optional. */
 export interface ConnectorLogger {
@@ -79,28 +80,9 @@ export interface ResolvedConnectorOptions {
   readonly now: () => number;
 }
 
-const stderrLogger: ConnectorLogger = {
-  info: (message, fields) => console.error(JSON.stringify({ level: "info", message, ...fields })),
-  warn: (message, fields) => console.error(JSON.stringify({ level: "warn", message, ...fields })),
-  error: (message, fields) => console.error(JSON.stringify({ level: "error", message, ...fields })),
-};
 
-// Node clamps longer timers to 1 ms with a warning: a "huge" timeout would fire at once.
-const MAX_TIMER_MS = 2_147_483_647;
 
-function check(name: string, value: unknown, min: number, integer = false, max = MAX_TIMER_MS): number {
-  const ok = typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
-  if (!ok || (integer && !Number.isInteger(value))) {
-    const kind = integer ? "an integer" : "a finite number";
-    throw new TypeError(`Expected \`${name}\` to be ${kind} from ${min} to ${max}, got ${String(value)} (${typeof value})`);
-  }
-  return value;
-}
 
-function checkFunction<T>(name: string, value: unknown): T {
-  if (typeof value !== "function") throw new TypeError(`Expected \`${name}\` to be a function, got ${typeof value}`);
-  return value as T;
-}
 
 function checkUrl(value: unknown): string {
   if (typeof value !== "string" || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
@@ -132,8 +114,8 @@ export function resolveConnectorOptions(options: ConnectorStreamOptions): Resolv
   };
   if (typeof o.token !== "string" || o.token === "") throw new TypeError("Expected `token` to be a non-empty string");
   if (o.jitter !== "full" && o.jitter !== "equal") throw new TypeError(`Expected \`jitter\` to be "full" or "equal", got ${String(o.jitter)}`);
-  const initialBackoffMs = check("initialBackoffMs", o.initialBackoffMs, 1);
-  const maxBackoffMs = check("maxBackoffMs", o.maxBackoffMs, 1);
+  const initialBackoffMs = checkNumber("initialBackoffMs", o.initialBackoffMs, 1);
+  const maxBackoffMs = checkNumber("maxBackoffMs", o.maxBackoffMs, 1);
   if (maxBackoffMs < initialBackoffMs) {
     throw new TypeError(`Expected \`maxBackoffMs\` (${maxBackoffMs}) to be >= \`initialBackoffMs\` (${initialBackoffMs})`);
   }
@@ -144,13 +126,13 @@ export function resolveConnectorOptions(options: ConnectorStreamOptions): Resolv
     initialBackoffMs,
     maxBackoffMs,
     jitter: o.jitter,
-    maxRetryAfterMs: check("maxRetryAfterMs", o.maxRetryAfterMs, 0),
+    maxRetryAfterMs: checkNumber("maxRetryAfterMs", o.maxRetryAfterMs, 0),
     random: checkFunction("random", o.random ?? Math.random),
-    heartbeatTimeoutMs: check("heartbeatTimeoutMs", o.heartbeatTimeoutMs, 1),
-    maxQueuedPerSession: check("maxQueuedPerSession", o.maxQueuedPerSession, 1, true, Number.MAX_SAFE_INTEGER),
-    maxQueuedTotal: check("maxQueuedTotal", o.maxQueuedTotal, 1, true, Number.MAX_SAFE_INTEGER),
-    maxEventSize: check("maxEventSize", o.maxEventSize, 1, true, Number.MAX_SAFE_INTEGER),
-    stopTimeoutMs: check("stopTimeoutMs", o.stopTimeoutMs, 0),
+    heartbeatTimeoutMs: checkNumber("heartbeatTimeoutMs", o.heartbeatTimeoutMs, 1),
+    maxQueuedPerSession: checkNumber("maxQueuedPerSession", o.maxQueuedPerSession, 1, true, Number.MAX_SAFE_INTEGER),
+    maxQueuedTotal: checkNumber("maxQueuedTotal", o.maxQueuedTotal, 1, true, Number.MAX_SAFE_INTEGER),
+    maxEventSize: checkNumber("maxEventSize", o.maxEventSize, 1, true, Number.MAX_SAFE_INTEGER),
+    stopTimeoutMs: checkNumber("stopTimeoutMs", o.stopTimeoutMs, 0),
     logger: o.logger ?? stderrLogger,
     fetch: checkFunction("fetch", o.fetch ?? globalThis.fetch),
     now: checkFunction("now", o.now ?? Date.now),

@@ -1,6 +1,7 @@
 /** Options of {@link BaseChatbotWriter}, their defaults, and their validation. */
 
 import type { DeliveryEngineFactory } from "./delivery-engine.js";
+import { checkFunction, checkNumber, stderrLogger } from "../option-checks.js";
 
 /** Where the writer reports what operators should see. Every method is optional. */
 export interface WriterLogger {
@@ -80,26 +81,8 @@ export interface ResolvedWriterOptions {
   readonly logger: WriterLogger;
 }
 
-const stderrLogger: WriterLogger = {
-  warn: (message, fields) => console.error(JSON.stringify({ level: "warn", message, ...fields })),
-  error: (message, fields) => console.error(JSON.stringify({ level: "error", message, ...fields })),
-};
 
-function check(name: string, value: unknown, min: number, integer = false, max = Number.MAX_SAFE_INTEGER): number {
-  const ok = typeof value === "number" && Number.isFinite(value) && value >= min && value <= max;
-  if (!ok || (integer && !Number.isInteger(value))) {
-    const kind = integer ? "an integer" : "a finite number";
-    throw new TypeError(`Expected \`${name}\` to be ${kind} from ${min} to ${max}, got ${String(value)} (${typeof value})`);
-  }
-  return value;
-}
 
-function checkFunction<T>(name: string, value: unknown): T {
-  if (typeof value !== "function") {
-    throw new TypeError(`Expected \`${name}\` to be a function, got ${typeof value}`);
-  }
-  return value as T;
-}
 
 /** Fills defaults and rejects bad values with a TypeError that names the option. */
 export function resolveWriterOptions(options: ChatbotWriterOptions): ResolvedWriterOptions {
@@ -129,24 +112,24 @@ export function resolveWriterOptions(options: ChatbotWriterOptions): ResolvedWri
   const retry = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2, maxRetryAfterMs: 300_000, ...stripUndefined(o.retry ?? {}) };
   return {
     productId: o.productId,
-    preLinkWindowMs: check("preLinkWindowMs", o.preLinkWindowMs, 0),
-    postLinkDebounceMs: check("postLinkDebounceMs", o.postLinkDebounceMs, 0),
-    binSeconds: check("binSeconds", o.binSeconds, 0),
-    maxWaitMs: check("maxWaitMs", o.maxWaitMs, 0),
-    postTimeoutMs: check("postTimeoutMs", o.postTimeoutMs, 1),
+    preLinkWindowMs: checkNumber("preLinkWindowMs", o.preLinkWindowMs, 0),
+    postLinkDebounceMs: checkNumber("postLinkDebounceMs", o.postLinkDebounceMs, 0),
+    binSeconds: checkNumber("binSeconds", o.binSeconds, 0),
+    maxWaitMs: checkNumber("maxWaitMs", o.maxWaitMs, 0),
+    postTimeoutMs: checkNumber("postTimeoutMs", o.postTimeoutMs, 1),
     retry: {
-      maxAttempts: check("retry.maxAttempts", retry.maxAttempts, 1, true),
-      baseDelayMs: check("retry.baseDelayMs", retry.baseDelayMs, 0),
-      maxDelayMs: check("retry.maxDelayMs", retry.maxDelayMs, 0),
-      jitter: check("retry.jitter", retry.jitter, 0, false, 1),
-      maxRetryAfterMs: check("retry.maxRetryAfterMs", retry.maxRetryAfterMs, 0),
+      maxAttempts: checkNumber("retry.maxAttempts", retry.maxAttempts, 1, true),
+      baseDelayMs: checkNumber("retry.baseDelayMs", retry.baseDelayMs, 0),
+      maxDelayMs: checkNumber("retry.maxDelayMs", retry.maxDelayMs, 0),
+      jitter: checkNumber("retry.jitter", retry.jitter, 0, false, 1),
+      maxRetryAfterMs: checkNumber("retry.maxRetryAfterMs", retry.maxRetryAfterMs, 0),
     },
-    maxNoteActions: check("maxNoteActions", o.maxNoteActions, 1, true),
-    maxNoteChars: check("maxNoteChars", o.maxNoteChars, 1),
-    sessionIdleTtlMs: check("sessionIdleTtlMs", o.sessionIdleTtlMs, 0),
-    sweepIntervalMs: check("sweepIntervalMs", o.sweepIntervalMs, 1),
-    maxDeadLetters: check("maxDeadLetters", o.maxDeadLetters, 0, true),
-    closeTimeoutMs: check("closeTimeoutMs", o.closeTimeoutMs, 0),
+    maxNoteActions: checkNumber("maxNoteActions", o.maxNoteActions, 1, true),
+    maxNoteChars: checkNumber("maxNoteChars", o.maxNoteChars, 1),
+    sessionIdleTtlMs: checkNumber("sessionIdleTtlMs", o.sessionIdleTtlMs, 0),
+    sweepIntervalMs: checkNumber("sweepIntervalMs", o.sweepIntervalMs, 1),
+    maxDeadLetters: checkNumber("maxDeadLetters", o.maxDeadLetters, 0, true),
+    closeTimeoutMs: checkNumber("closeTimeoutMs", o.closeTimeoutMs, 0),
     now: checkFunction("now", o.now),
     random: checkFunction("random", o.random),
     logger: o.logger,
