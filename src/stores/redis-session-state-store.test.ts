@@ -138,6 +138,20 @@ describe("RedisSessionStateStore", () => {
     expect(await stored("legacy")).toMatchObject({ metadata: { v: 2 }, revision: 1 });
   });
 
+  it("refuses a stale state after the session was deleted and re-created at the same revision", async () => {
+    const a = open();
+    const b = open();
+    const first = new SessionState({ sessionId: "aba" });
+    await a.save(first);
+    const stale = await a.get("aba");
+    await b.delete("aba");
+    const recreated = new SessionState({ sessionId: "aba", metadata: { fresh: true } });
+    await b.save(recreated); // revision 1 again
+    stale!.metadata.stale = true;
+    await expect(a.save(stale!)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+    expect((await stored("aba")).metadata).toEqual({ fresh: true });
+  });
+
   it("two instances with their own connections saving one session at once: one ConcurrentUpdateError, nothing lost", async () => {
     const [a, b] = [open(), open()];
     await a.save(new SessionState({ sessionId: "s-1" }));

@@ -104,22 +104,27 @@ const SAVE_ATTEMPTS = 3;
 /** Pause before the second try, in ms; doubled before the third. */
 const SAVE_BACKOFF_MS = 25;
 
-// ARGV: expected revision (-1: the key must not exist), write id, new JSON, TTL in seconds.
-// A stored write id equal to ours means an earlier try of this very save applied and only its
-// reply was lost, so it is reported as done instead of as a conflict. A value without a
-// revision (written by another tool) counts as revision 0.
+// ARGV: expected revision (-1: the key must not exist), write id, new JSON, TTL in seconds,
+// expected stored write id ('' when unknown). A stored write id equal to ours means an earlier
+// try of this very save applied and only its reply was lost, so it is reported as done instead of
+// as a conflict. The expected write id makes the check immune to a session deleted (or expired)
+// and re-created meanwhile, whose revisions start again at 1. A value without a revision
+// (written by another tool) counts as revision 0.
 const SAVE_SCRIPT = new RedisScript(`
 local current = redis.call('GET', KEYS[1])
 local stored = -1
+local doc = nil
 if current then
-  local ok, doc = pcall(cjson.decode, current)
-  if not ok or type(doc) ~= 'table' then return {'corrupt', -1} end
+  local ok, decoded = pcall(cjson.decode, current)
+  if not ok or type(decoded) ~= 'table' then return {'corrupt', -1} end
+  doc = decoded
   if doc.write_id == ARGV[2] then return {'done', doc.revision} end
   stored = doc.revision
   if stored == nil then stored = 0 end
   if type(stored) ~= 'number' then return {'corrupt', -1} end
 end
 if stored ~= tonumber(ARGV[1]) then return {'conflict', stored} end
+if current and ARGV[5] ~= '' and doc.write_id ~= ARGV[5] then return {'conflict', stored} end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 return {'ok', math.max(stored, 0) + 1}
 `);
@@ -137,7 +142,7 @@ export class RedisSessionStateStore implements SessionStateStore {
   readonly #keys: RedisKeyspace;
   readonly #restore: SessionStateRestoreOptions;
   /** The revision each loaded or saved state object was last seen at. */
-  readonly #revisions = new WeakMap<SessionState, number>();
+  readonly #revisions = new WeakMap<SessionState, { revision: number; writeId: string }>();
   /** The save in flight per state object, so saving one object twice is ordered, not a self-conflict. */
   readonly #saving = new WeakMap<SessionState, Promise<void>>();
 
@@ -160,8 +165,8 @@ export class RedisSessionStateStore implements SessionStateStore {
     const key = this.#keys.key("sessionId", sessionId);
     const raw = await this.#keys.redis.sendCommand(["GET", key]);
     if (raw === null) return null;
-    const { state, revision } = this.#decode(key, sessionId, raw);
-    this.#revisions.set(state, revision);
+    const { state, revision, writeId } = this.#decode(key, sessionId, raw);
+    this.#revisions.set(state, { revision, writeId });
     return state;
   }
 
@@ -201,10 +206,11 @@ export class RedisSessionStateStore implements SessionStateStore {
 
   async #write(state: SessionState, snapshot: SessionSnapshot): Promise<void> {
     const key = this.#keys.key("sessionId", state.sessionId);
-    const expected = this.#revisions.get(state) ?? -1;
+    const seen = this.#revisions.get(state);
+    const expected = seen?.revision ?? -1;
     const writeId = randomUUID();
     const json = JSON.stringify({ ...snapshot, revision: Math.max(expected, 0) + 1, write_id: writeId });
-    const args = [expected, writeId, json, this.#keys.ttlSeconds];
+    const args = [expected, writeId, json, this.#keys.ttlSeconds, seen?.writeId ?? ""];
     for (let attempt = 1; ; attempt += 1) {
       let reply: unknown;
       try {
@@ -214,7 +220,7 @@ export class RedisSessionStateStore implements SessionStateStore {
         await sleep(SAVE_BACKOFF_MS * 2 ** (attempt - 1));
         continue;
       }
-      this.#revisions.set(state, this.#checkSaved(key, state.sessionId, expected, reply));
+      this.#revisions.set(state, { revision: this.#checkSaved(key, state.sessionId, expected, reply), writeId });
       return;
     }
   }
@@ -232,7 +238,7 @@ export class RedisSessionStateStore implements SessionStateStore {
     throw new RedisUnavailableError(`unexpected reply to the session save script: ${JSON.stringify(reply)}`);
   }
 
-  #decode(key: string, sessionId: string, raw: unknown): { state: SessionState; revision: number } {
+  #decode(key: string, sessionId: string, raw: unknown): { state: SessionState; revision: number; writeId: string } {
     try {
       if (typeof raw !== "string") throw new TypeError(`expected a string reply, got ${typeof raw}`);
       const doc: unknown = JSON.parse(raw);
@@ -242,7 +248,7 @@ export class RedisSessionStateStore implements SessionStateStore {
       if (!Number.isSafeInteger(revision) || (revision as number) < 0) throw new TypeError("revision is not a whole number >= 0");
       const state = SessionState.fromJSON(doc, this.#restore);
       if (state.sessionId !== sessionId) throw new TypeError(`it belongs to session ${JSON.stringify(state.sessionId)}`);
-      return { state, revision: revision as number };
+      return { state, revision: revision as number, writeId: typeof doc.write_id === "string" ? doc.write_id : "" };
     } catch (error) {
       throw new Error(`the value at Redis key ${key} is not a readable session snapshot: ${(error as Error).message}`, { cause: error });
     }
