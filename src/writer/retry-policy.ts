@@ -46,10 +46,3 @@ export function decideRetry(
 function isThrottled(error: unknown): boolean {
   return error !== null && typeof error === "object" && (error as { throttled?: unknown }).throttled === true;
 }
-
-/** The HTTP status carried by an error, when it carries one. */
-export function statusOf(error: unknown): number | undefined {
-  if (error === null || typeof error !== "object") return undefined;
-  const status = (error as { status?: unknown }).status;
-  return typeof status === "number" ? status : undefined;
-}
