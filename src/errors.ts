@@ -10,6 +10,7 @@ export type ErrorCode =
   | "INVALID_TRANSITION"
   | "DELIVERY_FAILED"
   | "DELIVERY_PERMANENT"
+  | "CONVERSATION_GONE"
   | "DELIVERY_TIMEOUT"
   | "WRITER_CLOSED"
   | "CONCURRENT_UPDATE";
@@ -78,6 +79,18 @@ export class PermanentDeliveryError extends AutoplayError {
   constructor(message: string, options?: { status?: number; cause?: unknown }) {
     super("DELIVERY_PERMANENT", message, options);
     this.status = options?.status;
+  }
+}
+
+/**
+ * The conversation no longer takes notes (deleted: 404/410; a closed Zendesk ticket). Permanent
+ * for this conversation only: the writer dead-letters the failed note, unlinks the session, keeps
+ * its later actions buffered as pre-link actions until a new link, and emits `unlinked`.
+ */
+export class ConversationGoneError extends PermanentDeliveryError {
+  constructor(message: string, options?: { status?: number; cause?: unknown }) {
+    super(message, options);
+    (this as { code: ErrorCode }).code = "CONVERSATION_GONE";
   }
 }
 

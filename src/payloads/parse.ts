@@ -237,6 +237,17 @@ function readSummary(body: JsonObject): SummaryPayload {
   };
 }
 
+/**
+ * Actions whose `index` or `timestamp_start` was missing or unusable on the wire and was defaulted
+ * to 0: "present" is not "defaulted", and dedupe must not key on a value nobody sent.
+ */
+const defaulted = new WeakSet<object>();
+
+/** Whether the parser defaulted this action's `index` or `timestamp_start` (it was not really sent). */
+export function wasDefaulted(action: object): boolean {
+  return defaulted.has(action);
+}
+
 function readAction(item: JsonObject): SlimAction {
   const action: SlimAction = {
     index: toInteger(own(item, "index")),
@@ -253,6 +264,7 @@ function readAction(item: JsonObject): SlimAction {
     const value = own(item, key);
     if (value !== undefined) action[key] = optionalString(value);
   }
+  if (!isUsableNumber(own(item, "index")) || !isUsableNumber(own(item, "timestamp_start"))) defaulted.add(action);
   return action;
 }
 
@@ -281,6 +293,11 @@ function toNumber(value: unknown): number {
   const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : 0;
   // `|| 0` also folds -0 into 0, so a re-serialised payload reads back identical.
   return Number.isFinite(n) ? n || 0 : 0;
+}
+
+function isUsableNumber(value: unknown): boolean {
+  if (typeof value === "number") return Number.isFinite(value);
+  return typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value));
 }
 
 function toInteger(value: unknown): number {

@@ -85,8 +85,8 @@ describe("Redis delivery", () => {
 
     w.failNext(3, new Error("down"));
     await w.writeActions("c", "s", [slim("lost?", T0 + 2, 2)]);
-    await vi.waitFor(() => expect(w.deadLetters()).toHaveLength(1), { timeout: 3000 });
-    expect(w.deadLetters()[0]).toMatchObject({ reason: "retries_exhausted", actions: [{ description: "lost?" }] });
+    await vi.waitFor(async () => expect(await w.deadLetters()).toHaveLength(1), { timeout: 3000 });
+    expect((await w.deadLetters())[0]).toMatchObject({ reason: "retries_exhausted", actions: [{ description: "lost?" }] });
     const shared = (await redis.sendCommand(["LRANGE", `${prefix}dead`, "0", "-1"])) as string[];
     expect(shared.map((l) => (JSON.parse(l) as { sessionId: string }).sessionId)).toEqual(["s"]);
   });

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { WriterClosedError } from "../errors.js";
 import { formatNoteColumns } from "../note/format.js";
 import type { NoteAction } from "../payloads/types.js";
-import type { DeliveryEngine, DeliveryEngineFactory, DeliveryHost } from "../writer/delivery-engine.js";
-import type { CloseSummary, NoteKind } from "../writer/events.js";
+import type { DeliveryEngine, DeliveryEngineFactory, DeliveryHost, RedriveOutcome, WriteOutcome } from "../writer/delivery-engine.js";
+import type { CloseSummary, DeadLetter, NoteKind } from "../writer/events.js";
 import type { RedisCommands } from "./commands.js";
 import { RedisConnection } from "./connection.js";
 import { CLAIM, CONFIRM, DEAD_LETTER, LINK, RETRY, TAKE_PARTS, WRITE } from "./delivery-scripts.js";
@@ -89,18 +89,36 @@ export class RedisDelivery implements DeliveryEngine {
     return this.#busy.size;
   }
 
-  async writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<void> {
+  get deadLetterCount(): number {
+    return 0;
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return [];
+  }
+
+  async takeDeadLetters(): Promise<DeadLetter[]> {
+    return [];
+  }
+
+  async redriveDeadLetters(_ids?: readonly string[]): Promise<RedriveOutcome> {
+    return { requeued: 0, actions: 0, missing: [] };
+  }
+
+  async writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome> {
     if (this.#closing) throw new WriterClosedError();
     const now = this.#host.options.now();
     const args = this.#common(sessionId, now, conversationId ?? "");
     encodeActions(actions, now / 1000, args);
     const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), args)) as [number, number, string, number, number];
-    this.#host.stats.actionsTrimmed += Number(reply[4]);
+    const trimmed = Number(reply[4]);
+    this.#host.stats.actionsTrimmed += trimmed;
     if (Number(reply[3]) > 0) {
       // This write made the first link and moved the pre-link buffer into a flush note.
       this.#host.events.emit("linked", { sessionId, conversationId: reply[2], bufferedActions: Number(reply[3]) });
     }
     this.#schedule(sessionId, Number(reply[1]));
+    return { accepted: Number(reply[0]), duplicates: 0, trimmed };
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
@@ -158,7 +176,7 @@ export class RedisDelivery implements DeliveryEngine {
     this.#wakes.clear();
     await Promise.all(this.#busy.values());
     if (this.#ownsConnection) await this.#redis.close();
-    return { deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unlinkedActions: 0, unlinkedSessions: 0 };
+    return { deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 0, unlinkedSessions: 0 };
   }
 
   /** ARGV shared by WRITE and LINK. */
@@ -232,7 +250,7 @@ export class RedisDelivery implements DeliveryEngine {
     let partId: string | null;
     const started = o.now();
     try {
-      partId = await this.#host.post(claim.conversationId, body, sessionId, claim.attempt);
+      partId = await this.#host.post({ conversationId: claim.conversationId, body, sessionId, attempt: claim.attempt, idempotencyKey: randomUUID() });
     } catch (error) {
       await this.#onFailure(sessionId, claim, body, error);
       return true;
@@ -263,7 +281,7 @@ export class RedisDelivery implements DeliveryEngine {
 
   async #onFailure(sessionId: string, claim: Claim, body: string, error: unknown): Promise<void> {
     const o = this.#host.options;
-    const decision = this.#host.decide(error, claim.attempt);
+    const decision = this.#host.decide(error, claim.attempt, o.now());
     if (decision.kind === "retry" && !decision.counted) this.#host.stats.throttled++;
     else this.#host.stats.postFailures++;
     const keys = this.#keys.session(sessionId);
@@ -279,7 +297,8 @@ export class RedisDelivery implements DeliveryEngine {
       this.#schedule(sessionId, Number(reply[1]));
       return;
     }
-    const letter = {
+    const letter: DeadLetter = {
+      id: randomUUID(),
       sessionId,
       conversationId: claim.conversationId,
       reason: decision.reason,
@@ -294,7 +313,7 @@ export class RedisDelivery implements DeliveryEngine {
       sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, JSON.stringify(letter), this.#maxDead,
     ])) as number[];
     if (Number(reply[0]) !== 1) return;
-    this.#host.deadLetter(letter);
+    this.#host.reportDeadLetter(letter);
     this.#schedule(sessionId, Number(reply[1]));
   }
 

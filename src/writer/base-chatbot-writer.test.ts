@@ -288,7 +288,7 @@ describe("close", () => {
     const closing = writer.close();
     await vi.advanceTimersByTimeAsync(1000);
     expect((await closing).deadLettered).toBe(1);
-    expect(writer.deadLetters()[0]?.reason).toBe("shutdown");
+    expect((await writer.deadLetters())[0]?.reason).toBe("shutdown");
   });
 });
 

@@ -1,21 +1,30 @@
-import { DeliveryTimeoutError, PayloadError, WriterClosedError } from "../errors.js";
+import { PayloadError, WriterClosedError } from "../errors.js";
 import type { NoteAction } from "../payloads/types.js";
-import { DeadLetterStore } from "./dead-letter-store.js";
-import type { DeliveryEngine, DeliveryHost } from "./delivery-engine.js";
+import type { DeliveryEngine, DeliveryHost, PostCall, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
 import { WriterEventEmitter, type CloseSummary, type DeadLetter, type WriterEvents } from "./events.js";
 import { memoryDelivery } from "./memory-delivery.js";
 import { resolveWriterOptions, type ChatbotWriterOptions, type ResolvedWriterOptions } from "./options.js";
 import { decideRetry } from "./retry-policy.js";
 import { emptyWriterStats, type WriterStats } from "./stats.js";
-import { LazyAbort, settleWithin, withTimeout } from "./timers.js";
+
 
 /** What a platform call receives besides the conversation and the body. */
 export interface PostContext {
-  /** Aborted when the writer stops waiting for this call (`postTimeoutMs`). */
+  /**
+   * Aborted only when the writer gives up waiting for good (at `close()`'s bound). A call that
+   * outlives `postTimeoutMs` is still awaited, never aborted: it may have been accepted, and the
+   * session's next call waits for it, so notes cannot land out of order.
+   */
   readonly signal: AbortSignal;
   readonly sessionId: string;
   /** 1 for the first try of this note. */
   readonly attempt: number;
+  /**
+   * Stable per note, the same on every retry of that note: forward it where the platform
+   * deduplicates requests (e.g. an `Idempotency-Key` header), so a retried call that had in fact
+   * landed is not posted twice.
+   */
+  readonly idempotencyKey: string;
 }
 
 /**
@@ -28,7 +37,8 @@ export abstract class BaseChatbotWriter {
   /** Options with defaults resolved. */
   protected readonly options: ResolvedWriterOptions;
   readonly #events: WriterEventEmitter;
-  readonly #deadLetters: DeadLetterStore;
+  /** Aborted once the writer stops waiting for calls for good (after `close()`). */
+  readonly #giveUp = new AbortController();
   readonly #stats: WriterStats = emptyWriterStats();
   readonly #engine: DeliveryEngine;
   #closing = false;
@@ -37,14 +47,14 @@ export abstract class BaseChatbotWriter {
   constructor(options: ChatbotWriterOptions) {
     this.options = resolveWriterOptions(options);
     this.#events = new WriterEventEmitter((error) => this.#log("error", "an event listener threw", { error: String(error) }));
-    this.#deadLetters = new DeadLetterStore(this.options.maxDeadLetters);
     const host: DeliveryHost = {
       options: this.options,
       stats: this.#stats,
       events: this.#events,
-      post: (conversationId, body, sessionId, attempt) => this.#post(conversationId, body, sessionId, attempt),
-      decide: (error, failedAttempts) => decideRetry(error, failedAttempts, this.options.retry, this.options.random),
-      deadLetter: (letter) => this.#recordDeadLetter(letter),
+      post: (call) => this.#post(call),
+      decide: (error, failedAttempts, heldSinceMs) =>
+        decideRetry(error, failedAttempts, this.options.retry, this.options.random, this.options.now() - heldSinceMs, this.options.maxHoldMs),
+      reportDeadLetter: (letter) => this.#reportDeadLetter(letter),
       log: (level, message, fields) => this.#log(level, message, fields),
     };
     this.#engine = (options.delivery ?? memoryDelivery)(host);
@@ -73,7 +83,7 @@ export abstract class BaseChatbotWriter {
     actions: readonly NoteAction[],
     _userId?: string | null,
     _email?: string | null,
-  ): Promise<void> {
+  ): Promise<WriteOutcome> {
     // Not `async`: this runs for every batch, and the engine's settled promise is cheaper than a new one.
     if (this.#closing) return Promise.reject(new WriterClosedError());
     if (typeof sessionId !== "string" || sessionId === "") return Promise.reject(new PayloadError("session_id is required"));
@@ -113,6 +123,7 @@ export abstract class BaseChatbotWriter {
   close(): Promise<CloseSummary> {
     this.#closing = true;
     this.#closed ??= this.#engine.close().then((summary) => {
+      this.#giveUp.abort(new WriterClosedError());
       if (summary.unlinkedActions > 0) {
         this.#log("warn", "closed with actions of never-linked sessions", { ...summary, productId: this.options.productId });
       }
@@ -142,19 +153,29 @@ export abstract class BaseChatbotWriter {
     return this.#engine.linkedConversation(sessionId);
   }
 
-  /** Undelivered notes this process dead-lettered, oldest first. */
-  deadLetters(): readonly DeadLetter[] {
-    return this.#deadLetters.list();
+  /** Undelivered notes, oldest first (with Redis delivery: the shared list every instance sees). */
+  deadLetters(): Promise<DeadLetter[]> {
+    return this.#engine.deadLetters();
   }
 
-  /** Returns the dead letters and forgets them (e.g. to re-drive them elsewhere). */
-  takeDeadLetters(): DeadLetter[] {
-    return this.#deadLetters.take();
+  /** Returns the dead letters and removes them (e.g. to re-drive them elsewhere). */
+  takeDeadLetters(): Promise<DeadLetter[]> {
+    return this.#engine.takeDeadLetters();
+  }
+
+  /**
+   * Queues the actions of the given dead letters (all when `ids` is omitted) again for the
+   * session's current conversation, and removes those letters; a note that fails again is
+   * dead-lettered again.
+   */
+  redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome> {
+    if (this.#closing) return Promise.reject(new WriterClosedError());
+    return this.#engine.redriveDeadLetters(ids);
   }
 
   /** Counters and gauges for metrics. */
   stats(): WriterStats {
-    return { ...this.#stats, sessions: this.#engine.sessionCount, inFlight: this.#engine.inFlight, deadLetters: this.#deadLetters.size };
+    return { ...this.#stats, sessions: this.#engine.sessionCount, inFlight: this.#engine.inFlight, deadLetters: this.#engine.deadLetterCount };
   }
 
   /** Removes sessions idle past their expiry; runs periodically, public for tests and tools. */
@@ -162,29 +183,14 @@ export abstract class BaseChatbotWriter {
     return this.#engine.pruneIdleSessions();
   }
 
-  async #post(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null> {
-    try {
-      return await this.#callPostNote(conversationId, body, sessionId, attempt);
-    } catch (error) {
-      // A call that timed out may still land: wait for it (bounded) rather than start a second
-      // call for the same session beside it, and count a late success as delivered.
-      if (error instanceof DeliveryTimeoutError && error.late !== undefined) {
-        const late = await settleWithin(error.late as Promise<string | null>, this.options.postTimeoutMs);
-        if (late.settled) return late.value;
-      }
-      throw error;
-    }
-  }
-
-  async #callPostNote(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null> {
-    const abort = new LazyAbort();
-    const context: PostContext = {
-      get signal() {
-        return abort.signal;
-      },
-      sessionId,
-      attempt,
-    };
+  /**
+   * One platform call. It is awaited until it settles, however long: a call past `postTimeoutMs`
+   * is reported slow (`onSlow`, a warning) but may still land, so the session's next call must
+   * not start beside it.
+   */
+  async #post(call: PostCall): Promise<string | null> {
+    const { conversationId, body, sessionId, attempt, idempotencyKey } = call;
+    const context: PostContext = { signal: this.#giveUp.signal, sessionId, attempt, idempotencyKey };
     let work: Promise<unknown>;
     try {
       // A JavaScript subclass may return a plain value or throw synchronously: both are normalised.
@@ -193,26 +199,44 @@ export abstract class BaseChatbotWriter {
       work = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const timeoutMs = this.options.postTimeoutMs;
-    const result = await withTimeout(work, timeoutMs, () => new DeliveryTimeoutError(timeoutMs, work.then(toPartId)), (e) => abort.abort(e));
-    return toPartId(result);
+    const slow = setTimeout(() => {
+      this.#log("warn", "platform call still unsettled past postTimeoutMs; waiting for it before the next call", {
+        productId: this.options.productId, sessionId, conversationId, attempt, timeoutMs,
+      });
+      try {
+        call.onSlow?.();
+      } catch {
+        // The engine's own hook; its errors are its own to report.
+      }
+    }, timeoutMs);
+    try {
+      return toPartId(await work);
+    } catch (error) {
+      throw error instanceof Error ? error : new Error(String(error));
+    } finally {
+      clearTimeout(slow);
+    }
   }
 
-  #recordDeadLetter(letter: DeadLetter): void {
+  #reportDeadLetter(letter: DeadLetter): void {
     this.#stats.deadLettered++;
     this.#stats.deadLetteredActions += letter.actions.length;
-    this.#stats.deadLettersEvicted += this.#deadLetters.add(letter);
     this.#log("warn", "note dead-lettered", {
       productId: this.options.productId,
+      id: letter.id,
       sessionId: letter.sessionId,
       conversationId: letter.conversationId,
       reason: letter.reason,
-      actions: letter.actions.length,
+      attempts: letter.attempts,
       error: letter.error,
+      actionCount: letter.actions.length,
+      // What an operator needs to recover the note by hand if it is never re-driven.
+      actions: letter.actions.map((a) => ({ timestamp_start: a.timestamp_start, description: a.description })),
     });
     this.#events.emit("dead-lettered", letter);
   }
 
-  #log(level: "warn" | "error", message: string, fields: Record<string, unknown>): void {
+  #log(level: "debug" | "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
     try {
       this.options.logger[level]?.(message, fields);
     } catch {

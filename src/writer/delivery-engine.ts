@@ -4,34 +4,73 @@ import type { ResolvedWriterOptions } from "./options.js";
 import type { RetryDecision } from "./retry-policy.js";
 import type { WriterStats } from "./stats.js";
 
+/** What one `writeActions` call did with its actions. */
+export interface WriteOutcome {
+  /** Actions buffered now (new to the session). */
+  accepted: number;
+  /** Actions already accepted earlier (a replayed batch), dropped and counted. */
+  duplicates: number;
+  /** Pre-link actions that fell out of the window on this arrival (older ones included). */
+  trimmed: number;
+}
+
+/** What `redriveDeadLetters` did. */
+export interface RedriveOutcome {
+  /** Dead letters whose actions were queued again (to the session's current conversation, or its pre-link buffer). */
+  requeued: number;
+  /** Actions queued again. */
+  actions: number;
+  /** Ids asked for that were not (or no longer) in the dead-letter list. */
+  missing: string[];
+}
+
 /**
  * What a delivery engine gets from its writer: the platform call (with its timeout), the retry
- * policy, the dead letter, events, counters and the logger. Engines decide *when* to post and
- * keep the buffers; the writer owns everything that does not depend on where buffers live.
+ * policy, dead-letter reporting, events, counters and the logger. Engines decide *when* to post
+ * and keep the buffers and the dead letters; the writer owns everything that does not depend on
+ * where buffers live.
  */
 export interface DeliveryHost {
   readonly options: ResolvedWriterOptions;
   readonly stats: WriterStats;
   readonly events: WriterEventEmitter;
   /**
-   * Calls the platform, bounded by `postTimeoutMs`; resolves to the note's id or null. A call
-   * that times out is still waited for, up to `postTimeoutMs` more, so that one session never
-   * has two calls running and a late success counts as delivered; only then does it reject.
+   * Calls the platform; resolves to the note's id or null. A call that does not settle within
+   * `postTimeoutMs` is reported through `onSlow` (Redis renews its lease there) and still awaited:
+   * one session never has two calls that may land, and a late success counts as delivered.
+   * `idempotencyKey` is the note's stable key, the same on every retry of that note.
    */
-  post(conversationId: string, body: string, sessionId: string, attempt: number): Promise<string | null>;
-  /** What to do after `failedAttempts` failed posts of one note ended with `error`. */
-  decide(error: unknown, failedAttempts: number): RetryDecision;
-  /** Records, logs, counts and emits a dead letter. */
-  deadLetter(letter: DeadLetter): void;
-  log(level: "warn" | "error", message: string, fields: Record<string, unknown>): void;
+  post(call: PostCall): Promise<string | null>;
+  /**
+   * What to do after `failedAttempts` failed posts of one note ended with `error`; `heldSinceMs`
+   * is when the note was first tried (epoch ms), which bounds throttled holds (`maxHoldMs`).
+   */
+  decide(error: unknown, failedAttempts: number, heldSinceMs: number): RetryDecision;
+  /** Logs, counts and emits a dead letter the engine has recorded. */
+  reportDeadLetter(letter: DeadLetter): void;
+  log(level: "debug" | "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void;
+}
+
+/** One platform call as an engine asks for it. */
+export interface PostCall {
+  conversationId: string;
+  body: string;
+  sessionId: string;
+  /** 1 for the first try of this note. */
+  attempt: number;
+  /** Stable per note: the same on every retry of that note. */
+  idempotencyKey: string;
+  /** Called once if the call is still unsettled after `postTimeoutMs` (it is still awaited). */
+  onSlow?: () => void;
 }
 
 /**
- * Where buffers, debounce deadlines and part ids live, and who decides when a note is posted:
- * in this process ({@link MemoryDelivery}) or in Redis, shared by many processes.
+ * Where buffers, debounce deadlines, part ids and dead letters live, and who decides when a note
+ * is posted: in this process ({@link MemoryDelivery}) or in Redis, shared by many processes. Both
+ * follow one policy (docs/delivery-policy.md), held by one conformance suite.
  */
 export interface DeliveryEngine {
-  writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<void>;
+  writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome>;
   onSessionLinked(sessionId: string, conversationId: string): Promise<void>;
   /** Posts what is owed now; resolves when those posts settled. */
   flush(): Promise<void>;
@@ -43,6 +82,18 @@ export interface DeliveryEngine {
   takePartIds(sessionId: string): Promise<string[]>;
   /** The conversation this session's notes go to, if known. */
   linkedConversation(sessionId: string): Promise<string | null>;
+  /** Dead letters, oldest first (with Redis: the shared list every instance sees). */
+  deadLetters(): Promise<DeadLetter[]>;
+  /** Returns the dead letters and removes them. */
+  takeDeadLetters(): Promise<DeadLetter[]>;
+  /**
+   * Queues the actions of the given dead letters (all when `ids` is omitted) again, for the
+   * session's current conversation (or its pre-link buffer when unlinked), bypassing dedupe, and
+   * removes those letters. A note that fails again is dead-lettered again.
+   */
+  redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome>;
+  /** Dead letters held now (memory: exact; Redis: the shared list's length as last seen). */
+  readonly deadLetterCount: number;
   /** Forgets sessions idle past their expiry; returns how many. */
   pruneIdleSessions(): number;
   /** Sessions tracked by this process now. */

@@ -35,7 +35,7 @@ describe("a failing platform", () => {
     expect(writer.calls.slice(0, 4).map((c) => c.outcome)).toEqual(["failed", "failed", "failed", "delivered"]);
     expect(writer.notes[0]?.body).toContain("[1] pre 1\n[2] pre 2");
     expect(deliveredLines(writer)).toEqual(["pre 1", "pre 2", ...Array.from({ length: 7 }, (_, i) => `post ${i + 1}`)]);
-    expect(writer.deadLetters()).toEqual([]);
+    expect((await writer.deadLetters())).toEqual([]);
     expect(writer.maxConcurrentPerSession).toBe(1);
   });
 
@@ -92,10 +92,10 @@ describe("a failing platform", () => {
         { description: "b", timestamp_start: T0 + 1 },
       ],
     });
-    expect(writer.deadLetters()).toEqual(letters);
+    expect((await writer.deadLetters())).toEqual(letters);
     expect(writer.stats()).toMatchObject({ deadLettered: 1, deadLetteredActions: 2, postFailures: 3, retries: 2 });
-    expect(writer.takeDeadLetters()).toHaveLength(1);
-    expect(writer.deadLetters()).toHaveLength(0);
+    expect((await writer.takeDeadLetters())).toHaveLength(1);
+    expect((await writer.deadLetters())).toHaveLength(0);
 
     // The session is not wedged: later actions are delivered normally.
     await writer.writeActions("c", "s", [slim("c", T0 + 5)]);
@@ -109,7 +109,7 @@ describe("a failing platform", () => {
     await writer.writeActions("gone", "s", [slim("a", T0)]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(writer.calls).toHaveLength(1);
-    expect(writer.deadLetters()[0]).toMatchObject({ reason: "permanent_error", attempts: 1 });
+    expect((await writer.deadLetters())[0]).toMatchObject({ reason: "permanent_error", attempts: 1 });
   });
 
   it("keeps the flush note first even when it fails and post-link actions pile up", async () => {

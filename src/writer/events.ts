@@ -4,10 +4,12 @@ import type { BufferedAction } from "./action-buffer.js";
 export type NoteKind = "flush" | "debounced";
 
 /** Why actions ended in the dead letter instead of a conversation. */
-export type DeadLetterReason = "retries_exhausted" | "permanent_error" | "shutdown";
+export type DeadLetterReason = "retries_exhausted" | "permanent_error" | "conversation_gone" | "hold_expired" | "shutdown";
 
 /** Actions that could not be delivered, kept visible for operators (never silently dropped). */
 export interface DeadLetter {
+  /** Unique id of this dead letter (for `redriveDeadLetters`, logs and the admin routes). */
+  readonly id: string;
   readonly sessionId: string;
   readonly conversationId: string;
   readonly reason: DeadLetterReason;
@@ -46,6 +48,13 @@ export interface WriterEvents {
     error: unknown;
   };
   "dead-lettered": DeadLetter;
+  /**
+   * The session's conversation is gone (a {@link ConversationGoneError}): the session is unlinked,
+   * its later actions are buffered as pre-link actions until a new link.
+   */
+  unlinked: { sessionId: string; conversationId: string; reason: "conversation_gone"; error: string; bufferedActions: number };
+  /** Actions of a batch that were already accepted earlier (a replay) and were not buffered again. */
+  duplicates: { sessionId: string; count: number };
   /** A session was linked to a conversation; `bufferedActions` go out in the flush note. */
   linked: { sessionId: string; conversationId: string; bufferedActions: number };
   /** `close()` finished. */
@@ -54,8 +63,15 @@ export interface WriterEvents {
 
 /** What `close()` reports. */
 export interface CloseSummary {
-  /** Notes still undelivered when the drain timed out, moved to the dead letter. */
+  /** Notes still undelivered when the drain timed out, moved to the dead letter (memory engine). */
   deadLettered: number;
+  /**
+   * Notes whose platform call was still unsettled at the bound: they may have landed. In memory
+   * they are dead-lettered too (counted in `deadLettered`); with Redis they stay claimable.
+   */
+  unconfirmed: number;
+  /** Notes left owed in Redis for another process or the next start (Redis engine; 0 in memory). */
+  leftInRedis: number;
   /** Actions of sessions never linked to a conversation, which had nowhere to go. */
   unlinkedActions: number;
   /** Sessions those actions belonged to. */

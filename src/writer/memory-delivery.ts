@@ -1,9 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { WriterClosedError } from "../errors.js";
 import { formatNoteColumns } from "../note/format.js";
 import type { NoteAction } from "../payloads/types.js";
 import { ActionBuffer } from "./action-buffer.js";
-import type { DeliveryEngine, DeliveryHost } from "./delivery-engine.js";
-import type { CloseSummary, DeadLetterReason, NoteKind } from "./events.js";
+import { DeadLetterStore } from "./dead-letter-store.js";
+import type { DeliveryEngine, DeliveryHost, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
+import type { CloseSummary, DeadLetter, DeadLetterReason, NoteKind } from "./events.js";
 import { isBusy, newSessionDelivery, type SessionDelivery } from "./session-delivery.js";
 import { startHousekeeping, TimerOwner } from "./timers.js";
 
@@ -15,6 +17,7 @@ export class MemoryDelivery implements DeliveryEngine {
   readonly #host: DeliveryHost;
   readonly #sessions = new Map<string, SessionDelivery>();
   readonly #timers: TimerOwner;
+  readonly #dead: DeadLetterStore;
   #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -23,6 +26,7 @@ export class MemoryDelivery implements DeliveryEngine {
 
   constructor(host: DeliveryHost) {
     this.#host = host;
+    this.#dead = new DeadLetterStore(host.options.maxDeadLetters);
     this.#timers = new TimerOwner(
       (error) => host.log("error", "internal error in a delivery timer", { error: String(error) }),
       () => this.#checkIdle(),
@@ -37,7 +41,23 @@ export class MemoryDelivery implements DeliveryEngine {
     return this.#inFlight;
   }
 
-  writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<void> {
+  get deadLetterCount(): number {
+    return this.#dead.size;
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return [...this.#dead.list()];
+  }
+
+  async takeDeadLetters(): Promise<DeadLetter[]> {
+    return this.#dead.take();
+  }
+
+  async redriveDeadLetters(_ids?: readonly string[]): Promise<RedriveOutcome> {
+    return { requeued: 0, actions: 0, missing: [] };
+  }
+
+  writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome> {
     if (this.#closing) return Promise.reject(new WriterClosedError());
     const now = this.#host.options.now();
     const s = this.#session(sessionId, now);
@@ -45,12 +65,13 @@ export class MemoryDelivery implements DeliveryEngine {
     if (target) {
       if (s.conversationId !== target) this.#link(s, target, now);
       if (actions.length > 0) this.#addPending(s, actions, now);
-      return RESOLVED;
+      return Promise.resolve({ accepted: actions.length, duplicates: 0, trimmed: 0 });
     }
     const prelink = (s.prelink ??= new ActionBuffer());
     prelink.append(actions, now / 1000);
-    this.#host.stats.actionsTrimmed += prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
-    return RESOLVED;
+    const trimmed = prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
+    this.#host.stats.actionsTrimmed += trimmed;
+    return Promise.resolve({ accepted: actions.length, duplicates: 0, trimmed });
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
@@ -137,7 +158,9 @@ export class MemoryDelivery implements DeliveryEngine {
       }
     }
     await this.onIdle();
-    const summary: CloseSummary = { deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unlinkedActions: 0, unlinkedSessions: 0 };
+    const summary: CloseSummary = {
+      deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 0, unlinkedSessions: 0,
+    };
     for (const s of this.#sessions.values()) {
       if (s.prelink === null || s.prelink.length === 0) continue;
       summary.unlinkedSessions++;
@@ -221,7 +244,7 @@ export class MemoryDelivery implements DeliveryEngine {
     const attempt = s.failedAttempts + 1;
     const started = this.#host.options.now();
     try {
-      const partId = await this.#host.post(conversationId, body, s.sessionId, attempt);
+      const partId = await this.#host.post({ conversationId, body, sessionId: s.sessionId, attempt, idempotencyKey: randomUUID() });
       s.failedAttempts = 0;
       s.settledActions += batch.length;
       if (partId !== null) (s.partIds ??= []).push(partId);
@@ -232,7 +255,7 @@ export class MemoryDelivery implements DeliveryEngine {
         this.#host.events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind, actionCount: batch.length, attempt, durationMs });
       }
     } catch (error) {
-      this.#onPostFailed(s, kind, batch, conversationId, body, error);
+        this.#onPostFailed(s, kind, batch, conversationId, body, error, started);
     } finally {
       s.posting = null;
       s.inFlightActions = 0;
@@ -243,8 +266,8 @@ export class MemoryDelivery implements DeliveryEngine {
     }
   }
 
-  #onPostFailed(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string, error: unknown): void {
-    const decision = this.#abandoning ? ({ kind: "give-up", reason: "shutdown" } as const) : this.#host.decide(error, s.failedAttempts + 1);
+  #onPostFailed(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string, error: unknown, started: number): void {
+    const decision = this.#abandoning ? ({ kind: "give-up", reason: "shutdown" } as const) : this.#host.decide(error, s.failedAttempts + 1, started);
     // A hold the writer put on itself (throttling) is not a failure and spends no retry budget.
     if (decision.kind === "give-up" || decision.counted) {
       s.failedAttempts++;
@@ -279,7 +302,8 @@ export class MemoryDelivery implements DeliveryEngine {
     reason: DeadLetterReason,
     error: unknown,
   ): void {
-    this.#host.deadLetter({
+    const letter: DeadLetter = {
+      id: randomUUID(),
       sessionId: s.sessionId,
       conversationId,
       reason,
@@ -289,7 +313,9 @@ export class MemoryDelivery implements DeliveryEngine {
       actions: batch.toActions(),
       body,
       at: this.#host.options.now(),
-    });
+    };
+    this.#host.stats.deadLettersEvicted += this.#dead.add(letter);
+    this.#host.reportDeadLetter(letter);
     s.settledActions += batch.length;
     s.failedAttempts = 0;
   }
@@ -340,7 +366,6 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** The default engine factory. */
 export const memoryDelivery = (host: DeliveryHost): DeliveryEngine => new MemoryDelivery(host);

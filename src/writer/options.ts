@@ -5,6 +5,8 @@ import { checkFunction, checkNumber, stderrLogger } from "../option-checks.js";
 
 /** Where the writer reports what operators should see. Every method is optional. */
 export interface WriterLogger {
+  debug?(message: string, fields?: Record<string, unknown>): void;
+  info?(message: string, fields?: Record<string, unknown>): void;
   warn?(message: string, fields?: Record<string, unknown>): void;
   error?(message: string, fields?: Record<string, unknown>): void;
 }
@@ -47,8 +49,20 @@ export interface ChatbotWriterOptions {
   sessionIdleTtlMs?: number;
   /** How often idle sessions are swept, in ms. @default 30_000 */
   sweepIntervalMs?: number;
-  /** Dead-letter entries kept for {@link BaseChatbotWriter.deadLetters}; the oldest go first. @default 10_000 */
+  /** Dead-letter entries kept for {@link BaseChatbotWriter.deadLetters}; the oldest go first (counted). @default 10_000 */
   maxDeadLetters?: number;
+  /** Bound on the dead letters' total size (their JSON), in bytes; the oldest go first (counted). @default 16_777_216 */
+  maxDeadLetterBytes?: number;
+  /** How long an accepted action is remembered so a replay of it counts once, in ms. @default 900_000 */
+  dedupeWindowMs?: number;
+  /** Most remembered action ids per session (the oldest are forgotten first). @default 5_000 */
+  maxDedupeIds?: number;
+  /**
+   * Longest a note may be held back by throttled holds (per-conversation spacing, a platform's
+   * retry hint) from its first try, in ms; past it, every further hold spends retry budget, so
+   * the note is eventually delivered or dead-lettered. @default 3_600_000
+   */
+  maxHoldMs?: number;
   /** Bound on `close()`'s drain, in ms. @default 10_000 */
   closeTimeoutMs?: number;
   /** Wall clock in epoch ms: the only clock the writer reads (timers stay real). @default Date.now */
@@ -75,14 +89,15 @@ export interface ResolvedWriterOptions {
   readonly sessionIdleTtlMs: number;
   readonly sweepIntervalMs: number;
   readonly maxDeadLetters: number;
+  readonly maxDeadLetterBytes: number;
+  readonly dedupeWindowMs: number;
+  readonly maxDedupeIds: number;
+  readonly maxHoldMs: number;
   readonly closeTimeoutMs: number;
   readonly now: () => number;
   readonly random: () => number;
   readonly logger: WriterLogger;
 }
-
-
-
 
 /** Fills defaults and rejects bad values with a TypeError that names the option. */
 export function resolveWriterOptions(options: ChatbotWriterOptions): ResolvedWriterOptions {
@@ -100,6 +115,10 @@ export function resolveWriterOptions(options: ChatbotWriterOptions): ResolvedWri
     sessionIdleTtlMs: 1_800_000,
     sweepIntervalMs: 30_000,
     maxDeadLetters: 10_000,
+    maxDeadLetterBytes: 16_777_216,
+    dedupeWindowMs: 900_000,
+    maxDedupeIds: 5_000,
+    maxHoldMs: 3_600_000,
     closeTimeoutMs: 10_000,
     now: Date.now,
     random: Math.random,
@@ -129,6 +148,10 @@ export function resolveWriterOptions(options: ChatbotWriterOptions): ResolvedWri
     sessionIdleTtlMs: checkNumber("sessionIdleTtlMs", o.sessionIdleTtlMs, 0),
     sweepIntervalMs: checkNumber("sweepIntervalMs", o.sweepIntervalMs, 1),
     maxDeadLetters: checkNumber("maxDeadLetters", o.maxDeadLetters, 0, true),
+    maxDeadLetterBytes: checkNumber("maxDeadLetterBytes", o.maxDeadLetterBytes, 0, true, Number.MAX_SAFE_INTEGER),
+    dedupeWindowMs: checkNumber("dedupeWindowMs", o.dedupeWindowMs, 0),
+    maxDedupeIds: checkNumber("maxDedupeIds", o.maxDedupeIds, 0, true, 10_000_000),
+    maxHoldMs: checkNumber("maxHoldMs", o.maxHoldMs, 0),
     closeTimeoutMs: checkNumber("closeTimeoutMs", o.closeTimeoutMs, 0),
     now: checkFunction("now", o.now),
     random: checkFunction("random", o.random),

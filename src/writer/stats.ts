@@ -8,6 +8,10 @@ export interface WriterStats {
   actionsTrimmed: number;
   /** Pre-link actions of sessions that expired unlinked. */
   actionsExpired: number;
+  /** Actions dropped because the same action was already accepted (a replayed batch). */
+  actionsDuplicate: number;
+  /** Sessions unlinked because their conversation was gone. */
+  unlinked: number;
   notesPosted: number;
   /** Failed platform calls (each retry that fails counts again). */
   postFailures: number;
@@ -33,6 +37,8 @@ export function emptyWriterStats(): WriterStats {
     actionsDelivered: 0,
     actionsTrimmed: 0,
     actionsExpired: 0,
+    actionsDuplicate: 0,
+    unlinked: 0,
     notesPosted: 0,
     postFailures: 0,
     retries: 0,

@@ -73,7 +73,7 @@ describe("HttpBridgeWriter", () => {
     await writer.writeActions("d", "s2", actions("b"));
     await writer.onIdle();
     expect(fake.requests.map((r) => r.status)).toEqual([401, 410]);
-    expect(writer.deadLetters().map((l) => [l.conversationId, l.reason, l.attempts])).toEqual([
+    expect((await writer.deadLetters()).map((l) => [l.conversationId, l.reason, l.attempts])).toEqual([
       ["c", "permanent_error", 1],
       ["d", "permanent_error", 1],
     ]);

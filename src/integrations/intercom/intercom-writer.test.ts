@@ -117,7 +117,7 @@ describe("IntercomWriter", () => {
     expect(replies().map((r) => r.status)).toEqual([429, 200]);
     expect(replies()[1]!.at).toBeGreaterThanOrEqual(reset * 1000 - 30);
     expect(fake.notesIn("c").flatMap((n) => htmlActionLines(n.body))).toEqual(["a", "b", "c", "d"]);
-    expect(writer.deadLetters()).toEqual([]);
+    expect((await writer.deadLetters())).toEqual([]);
   });
 
   it("retries 5xx, a reset connection and a hung request, then delivers once", async () => {
@@ -142,7 +142,7 @@ describe("IntercomWriter", () => {
     await writer.onIdle();
     expect(fake.requests).toHaveLength(2);
     expect(fake.requests.map((r) => r.status)).toEqual([410, 404]);
-    expect(writer.deadLetters().map((l) => [l.conversationId, l.reason, l.attempts, l.actions.length])).toEqual([
+    expect((await writer.deadLetters()).map((l) => [l.conversationId, l.reason, l.attempts, l.actions.length])).toEqual([
       ["closed", "permanent_error", 1, 1],
       ["gone", "permanent_error", 1, 1],
     ]);
@@ -153,7 +153,7 @@ describe("IntercomWriter", () => {
     await writer.writeActions("c", "s", actions("x"));
     await writer.onIdle();
     expect(fake.requests.map((r) => r.status)).toEqual([401]);
-    const [letter] = writer.deadLetters();
+    const [letter] = (await writer.deadLetters());
     expect(letter?.error).toMatch(/^Intercom answered 401: .*Access Token Invalid/);
     expect(letter?.error).not.toContain("wrong-secret-token");
   });

@@ -98,7 +98,7 @@ describe("ZendeskWriter", () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(updates().map((r) => r.status)).toEqual([503, 502, 200]);
     expect(fake.notesIn("5")).toHaveLength(1);
-    expect(writer.deadLetters()).toEqual([]);
+    expect((await writer.deadLetters())).toEqual([]);
   });
 
   it("retries a reset connection and a hung request; these keep the slot, as the update may have landed", async () => {
@@ -121,7 +121,7 @@ describe("ZendeskWriter", () => {
     await writer.writeActions("404", "s", actions("a"));
     await writer.onIdle();
     expect(updates().map((r) => r.status)).toEqual([404]);
-    expect(writer.deadLetters()).toMatchObject([{ conversationId: "404", reason: "permanent_error", attempts: 1 }]);
+    expect((await writer.deadLetters())).toMatchObject([{ conversationId: "404", reason: "permanent_error", attempts: 1 }]);
   });
 
   it("redacts a comment (ticket id as a number) and counts a missing one as done", async () => {

@@ -1,0 +1,82 @@
+import { wasDefaulted } from "../payloads/parse.js";
+import type { NoteAction } from "../payloads/types.js";
+
+/**
+ * Dedupe ids: what makes a replayed action (a connector retry, the same batch reaching two
+ * instances, a re-sent batch with a new `forwarded_at`) count once, while distinct actions are
+ * never merged. Both delivery engines use these ids.
+ *
+ * - An action that really carries its wire identity (an integer `index` and a positive
+ *   `timestamp_start`, both sent, not defaulted by the lenient parser) is identified by them
+ *   *and* by its content (type, description, URL, end time): two different actions that share
+ *   an index and a whole-second stamp stay distinct.
+ * - An action without that identity can only be recognised as part of the same batch again:
+ *   its id is the batch's content fingerprint plus its position in the batch.
+ *
+ * Ids are 53-bit hashes written in base 36 (about 11 characters): a collision between two
+ * distinct actions of one session within the dedupe window is about 1 in 10^12.
+ */
+export function dedupeIds(actions: readonly NoteAction[]): string[] {
+  const ids: string[] = new Array<string>(actions.length);
+  let batch: string | undefined;
+  for (let i = 0; i < actions.length; i++) {
+    const action = actions[i] as NoteAction | null;
+    if (action === null || typeof action !== "object") {
+      ids[i] = "";
+      continue;
+    }
+    if (hasWireIdentity(action)) {
+      ids[i] = hash53(`i\u0000${String(action.index)}\u0000${String(action.timestamp_start)}\u0000${contentOf(action)}`);
+    } else {
+      batch ??= batchFingerprint(actions);
+      ids[i] = hash53(`b\u0000${batch}\u0000${i}`);
+    }
+  }
+  return ids;
+}
+
+/** Whether the action's `index` and `timestamp_start` were really sent (and are usable as identity). */
+export function hasWireIdentity(action: NoteAction): boolean {
+  const { index, timestamp_start: start } = action;
+  return (
+    typeof index === "number" &&
+    Number.isInteger(index) &&
+    index >= 0 &&
+    typeof start === "number" &&
+    Number.isFinite(start) &&
+    start > 0 &&
+    !wasDefaulted(action)
+  );
+}
+
+function contentOf(action: NoteAction): string {
+  const a = action as NoteAction & { type?: unknown; canonical_url?: unknown; timestamp_end?: unknown };
+  return `${text(a.type)}\u0000${text(a.description)}\u0000${text(a.canonical_url)}\u0000${text(a.timestamp_end)}`;
+}
+
+function batchFingerprint(actions: readonly NoteAction[]): string {
+  let all = "";
+  for (const action of actions) {
+    if (action === null || typeof action !== "object") continue;
+    all += `${text(action.index)}\u0000${text(action.timestamp_start)}\u0000${contentOf(action)}\u0001`;
+  }
+  return hash53(all);
+}
+
+function text(value: unknown): string {
+  return typeof value === "string" ? value : value == null ? "" : String(value);
+}
+
+/** A fast 53-bit string hash (two 32-bit multiply-xor lanes), in base 36. Not cryptographic. */
+export function hash53(input: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
