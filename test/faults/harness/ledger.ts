@@ -23,6 +23,8 @@ export interface Tally {
   misdelivered: number;
   /** Refused actions (4xx/401) that reached a platform anyway. */
   leaked: number;
+  /** The first few lost tokens, to say which. */
+  lostTokens: string[];
 }
 
 export class Ledger {
@@ -31,6 +33,10 @@ export class Ledger {
   readonly #refused = new Set<string>();
   /** session → the conversation its actions must land in (absent: any). */
   readonly #target = new Map<string, string>();
+  /** token → its conversation, overriding the session's. */
+  readonly #tokenTarget = new Map<string, string>();
+  /** Accepted tokens the documented policy does not deliver (e.g. trimmed by the pre-link window). */
+  readonly #exempt = new Set<string>();
   readonly #pattern: RegExp;
 
   constructor(tag: string) {
@@ -72,8 +78,27 @@ export class Ledger {
     this.#target.set(session, conversationId);
   }
 
+  /** The conversation one action must reach (overrides its session's). */
+  targetToken(token: string, conversationId: string): void {
+    this.#tokenTarget.set(token, conversationId);
+  }
+
+  /** Takes an accepted action out of the count: the documented policy does not deliver it. */
+  exempt(token: string): void {
+    this.#exempt.add(token);
+  }
+
   get acceptedCount(): number {
-    return this.#accepted.size;
+    return [...this.#accepted.keys()].filter((t) => !this.#exempt.has(t)).length;
+  }
+
+  /** Occurrences of each accepted token over all notes (any conversation). */
+  occurrences(fakes: FakePlatform | FakePlatform[]): Map<string, number> {
+    const seen = new Map<string, number>();
+    for (const fake of Array.isArray(fakes) ? fakes : [fakes]) {
+      for (const notes of this.notes(fake).values()) for (const token of notes.flat()) seen.set(token, (seen.get(token) ?? 0) + 1);
+    }
+    return seen;
   }
 
   tokensIn(text: string): string[] {
@@ -97,7 +122,8 @@ export class Ledger {
           if (this.#refused.has(token)) leaked++;
           const session = this.#accepted.get(token);
           if (session === undefined) continue;
-          const target = this.#target.get(session);
+          if (this.#exempt.has(token)) continue;
+          const target = this.#tokenTarget.get(token) ?? this.#target.get(session);
           if (target !== undefined && target !== conversation) {
             misdelivered++;
             continue;
@@ -110,14 +136,17 @@ export class Ledger {
     let delivered = 0;
     let duplicated = 0;
     let deadLettered = 0;
+    const lostTokens: string[] = [];
     for (const token of this.#accepted.keys()) {
+      if (this.#exempt.has(token)) continue;
       const count = seen.get(token) ?? 0;
       if (count > 0) delivered++;
       else if (dead.has(token)) deadLettered++;
+      else if (lostTokens.length < 5) lostTokens.push(token);
       duplicated += Math.max(0, count - 1);
     }
-    const sent = this.#accepted.size;
-    return { sent, delivered, duplicated, deadLettered, lost: sent - delivered - deadLettered, misdelivered, leaked };
+    const sent = this.acceptedCount;
+    return { sent, delivered, duplicated, deadLettered, lost: sent - delivered - deadLettered, misdelivered, leaked, lostTokens };
   }
 }
 

@@ -14,7 +14,9 @@ export type ProxyMove =
   /** Forwarded (the platform accepts it), but the answer is withheld until the proxy closes. */
   | "accept-then-hold"
   /** Forwarded; the answer is sent `ms` later. */
-  | { delayAnswerMs: number };
+  | { delayAnswerMs: number }
+  /** Forwarded `ms` late (the platform sees it only then), answered at once after that. */
+  | { delayForwardMs: number };
 
 export interface Proxy {
   readonly url: string;
@@ -38,8 +40,21 @@ export async function startProxy(target: string, decide: (req: { method: string;
       const nth = (perPath.get(path) ?? 0) + 1;
       perPath.set(path, nth);
       const move = decide({ method, path }, nth);
-      seen.push({ method, path, move: typeof move === "string" ? move : `delay ${move.delayAnswerMs} ms`, at: Date.now() });
+      seen.push({ method, path, move: typeof move === "string" ? move : JSON.stringify(move), at: Date.now() });
       if (move === "hold") return;
+      if (typeof move === "object" && "delayForwardMs" in move) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (!req.socket.destroyed) forward("pass");
+        }, move.delayForwardMs);
+        timers.add(timer);
+        return;
+      }
+      forward(move);
+    });
+    function forward(move: "pass" | "accept-then-hold" | { delayAnswerMs: number }): void {
+      const path = req.url ?? "/";
+      const method = req.method ?? "GET";
       const upstream = httpRequest(`${target}${path}`, { method, headers: { ...req.headers, host: new URL(target).host } }, (answer: IncomingMessage) => {
         const body: Buffer[] = [];
         answer.on("data", (c: Buffer) => body.push(c));
@@ -62,7 +77,7 @@ export async function startProxy(target: string, decide: (req: { method: string;
       });
       upstream.on("error", () => res.destroy());
       upstream.end(Buffer.concat(chunks));
-    });
+    }
   });
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);

@@ -80,11 +80,11 @@ export async function runScenario(scenario: Scenario): Promise<Row> {
       }
     }
   }
-  const t = tally ?? { sent: 0, delivered: 0, duplicated: 0, deadLettered: 0, lost: 0, misdelivered: 0, leaked: 0 };
+  const t = tally ?? { sent: 0, delivered: 0, duplicated: 0, deadLettered: 0, lost: 0, misdelivered: 0, leaked: 0, lostTokens: [] };
   if (tally === undefined) failures.push("no counts (the scenario did not get to its tally)");
   else {
     if (t.sent === 0) failures.push("no action was accepted");
-    if (t.lost > 0) failures.push(`${t.lost} accepted action(s) lost (neither delivered nor in a dead letter)`);
+    if (t.lost > 0) failures.push(`${t.lost} accepted action(s) lost (neither delivered nor in a dead letter), e.g. ${t.lostTokens.join(" ")}`);
     if (t.misdelivered > 0) failures.push(`${t.misdelivered} action(s) delivered into the wrong conversation`);
     if (t.leaked > 0) failures.push(`${t.leaked} refused action(s) reached the platform`);
     if (t.duplicated > 0 && scenario.duplicatesAllowed === undefined) failures.push(`${t.duplicated} duplicate(s) where none is allowed`);

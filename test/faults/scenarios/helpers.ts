@@ -4,7 +4,7 @@ import type { FakePlatform } from "../../support/fake-platforms.js";
 import { startBridge, type Bridge } from "../harness/bridge.js";
 import type { Ledger } from "../harness/ledger.js";
 import type { ScenarioContext } from "../harness/row.js";
-import { actionsBody, sendEvents, sleep, waitUntil, type Sent, type SendOptions, type WireAction } from "../harness/send.js";
+import { actionsBody, sendEvents, sleep, waitUntil, type Sent, type SendOptions } from "../harness/send.js";
 
 export async function platform<T extends FakePlatform>(ctx: ScenarioContext, started: Promise<T>): Promise<T> {
   const fake = await started;
@@ -30,7 +30,7 @@ export async function sharedRedisPrefix(ctx: ScenarioContext, label: string): Pr
 }
 
 /** Sends one batch and records it in the ledger. */
-export async function send(ledger: Ledger, bridgeUrl: string, session: string, actions: WireAction[], options?: SendOptions, extra?: Record<string, unknown>): Promise<Sent> {
+export async function send(ledger: Ledger, bridgeUrl: string, session: string, actions: ReadonlyArray<{ description?: unknown }>, options?: SendOptions, extra?: Record<string, unknown>): Promise<Sent> {
   const sent = await sendEvents(bridgeUrl, actionsBody(session, actions, extra), options);
   ledger.record(actions, sent);
   return sent;

@@ -1,8 +1,39 @@
 /** Every scenario, in table order. */
 import type { Scenario } from "../harness/row.js";
 import { continuousStream, hangingCall, lateAnswer, rateLimitIntercom, rateLimitZendesk, retriesExhausted, serverErrors } from "./delivery.js";
+import { goneHttpRedis, goneIntercom } from "./gone.js";
+import { clientAbort, largeValidBatch, malformed, signatures, unsignedWebhook } from "./input.js";
+import { largeFlushMemory, largeFlushRedis, linkRaces, linkRacesTwoInstances, replayMemory, replayTwoInstances, timestamps } from "./ordering.js";
+import { redisRestart, secondSigterm, sigkill, sigtermDrain, sigtermDrainRedis } from "./restarts.js";
 
-export const SCENARIOS: Scenario[] = [rateLimitIntercom, rateLimitZendesk, serverErrors, hangingCall, lateAnswer, retriesExhausted, continuousStream];
+export const SCENARIOS: Scenario[] = [
+  rateLimitIntercom,
+  rateLimitZendesk,
+  serverErrors,
+  hangingCall,
+  lateAnswer,
+  retriesExhausted,
+  redisRestart,
+  sigkill,
+  sigtermDrain,
+  sigtermDrainRedis,
+  replayMemory,
+  replayTwoInstances,
+  timestamps,
+  linkRaces,
+  linkRacesTwoInstances,
+  malformed,
+  largeFlushMemory,
+  largeFlushRedis,
+  signatures,
+  goneIntercom,
+  goneHttpRedis,
+  continuousStream,
+  unsignedWebhook,
+  largeValidBatch,
+  secondSigterm,
+  clientAbort,
+];
 
 export const ORDER = SCENARIOS.map((s) => s.id);
 
