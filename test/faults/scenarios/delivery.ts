@@ -90,8 +90,10 @@ export const serverErrors: Scenario = {
 export const hangingCall: Scenario = {
   id: "2b",
   fault: "a call that hangs past POST_TIMEOUT_MS (never reaches the platform)",
-  expected: "given up on and retried; delivered once, well within 30 s (POST_TIMEOUT_MS=1000)",
-  timeoutMs: 50_000,
+  // The CLI has no setting for the platform writers' own transport timeout (30 s by default, see
+  // docs/delivery-policy.md): the hung call ends there, then it is retried.
+  expected: "given up at the platform request timeout (30 s default) and retried: delivered once within 45 s; nothing lost",
+  timeoutMs: 70_000,
   async run(ctx) {
     const ledger = new Ledger("f2b");
     const fake = await platform(ctx, intercom());
@@ -102,10 +104,10 @@ export const hangingCall: Scenario = {
     ledger.target("s1", "c-f2b");
     const t0 = Date.now();
     await sendEach(ledger, b.url, "s1", 1, 3, 30);
-    const done = await settle(ledger, fake, 30_000);
+    const done = await settle(ledger, fake, 45_000);
     const note = fake.notesIn("c-f2b")[0];
-    ctx.check(done, "not delivered within 30 s of a hung call");
-    ctx.observe(`${proxy.seen.length} calls (first held forever)${note ? `, delivered after ${((note.at - t0) / 1000).toFixed(1)} s` : ", not delivered"}`);
+    ctx.check(done, "not delivered within 45 s of a hung call");
+    ctx.observe(`${proxy.seen.length} calls (first held forever)${note ? `, delivered after ${((note.at - t0) / 1000).toFixed(1)} s` : ", not delivered after 45 s: the session waits on the hung call"}`);
     ctx.counts(ledger.tally(fake, await deadLetterText([b])));
   },
 };
