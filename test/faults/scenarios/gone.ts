@@ -1,13 +1,16 @@
 /** Fault 12: the conversation is deleted or closed on the platform. */
-import { startFakeHttpBridge, startFakeIntercom, type FakePlatform } from "../../support/fake-platforms.js";
+import { startFakeHttpBridge, startFakeIntercom, startFakeZendesk, type FakePlatform } from "../../support/fake-platforms.js";
 import type { Bridge } from "../harness/bridge.js";
 import { deadLetterText, Ledger } from "../harness/ledger.js";
 import type { Scenario, ScenarioContext } from "../harness/row.js";
-import { httpEnv, intercomEnv, intercomWebhook, linkSession, SECRETS, sleep, waitUntil, type Sent } from "../harness/send.js";
+import { httpEnv, intercomEnv, intercomWebhook, linkSession, SECRETS, sleep, waitUntil, zendeskEnv, zendeskWebhook, type Sent } from "../harness/send.js";
 import { bridge, platform, sendEach, settle, sharedRedisPrefix } from "./helpers.js";
 
 interface GoneSetup {
   fake: FakePlatform;
+  /** The conversation that goes away and the one linked after it. */
+  old: string;
+  next: string;
   bridge: Bridge;
   link(session: string, conversation: string, id: string): Promise<Sent>;
   /** Makes the conversation gone (and plays `status` on the next call when set). */
@@ -17,8 +20,7 @@ interface GoneSetup {
 async function goneScenario(ctx: ScenarioContext, tag: string, setup: GoneSetup): Promise<void> {
   const { fake, bridge: b, link } = setup;
   const ledger = new Ledger(tag);
-  const old = `c-${tag}`;
-  const next = `c-${tag}-new`;
+  const { old, next } = setup;
   ctx.check((await link("a", old, "1")).status === 200, "first link refused");
   ledger.target("a", old);
   await sendEach(ledger, b.url, "a", 1, 2, 0);
@@ -59,6 +61,8 @@ export const goneIntercom: Scenario = {
     const b = await bridge(ctx, intercomEnv(fake.url));
     await goneScenario(ctx, "f12a", {
       fake,
+      old: "c-f12a",
+      next: "c-f12a-new",
       bridge: b,
       link: (session, conversation, id) => intercomWebhook(b.url, { id: `n-f12a-${id}`, conversationId: conversation, sessionId: session }),
       remove: (conversation) => fake.deleteConversation(conversation),
@@ -77,12 +81,36 @@ export const goneHttpRedis: Scenario = {
     const b = await bridge(ctx, httpEnv(fake.url, { REDIS_URL: url, REDIS_KEY_PREFIX: prefix }));
     await goneScenario(ctx, "f12b", {
       fake,
+      old: "c-f12b",
+      next: "c-f12b-new",
       bridge: b,
       link: (session, conversation) => linkSession(b.url, session, conversation),
       remove: (conversation) => {
         fake.faults.push({ status: 410, body: { error: "gone" } });
         fake.deleteConversation(conversation);
       },
+    });
+  },
+};
+
+export const goneZendesk: Scenario = {
+  id: "12c",
+  fault: "Zendesk ticket closed (cannot be updated or reopened), memory",
+  expected: "treated like a deleted conversation: one failed call, then no more posts there; visible dead letter; later actions go to the next ticket",
+  timeoutMs: 50_000,
+  async run(ctx) {
+    const fake = await platform(ctx, startFakeZendesk({ email: SECRETS.zendeskEmail, apiToken: SECRETS.zendeskToken }));
+    // The stand-in learns to close tickets on the integrations branch; without it the row says so.
+    const close = (fake as { closeTicket?: (ticketId: string) => void }).closeTicket;
+    ctx.check(close !== undefined, "the Zendesk stand-in cannot close tickets (test/support/fake-platforms.ts)");
+    const b = await bridge(ctx, zendeskEnv(fake.url));
+    await goneScenario(ctx, "f12c", {
+      fake,
+      old: "1201",
+      next: "1202",
+      bridge: b,
+      link: (session, conversation) => zendeskWebhook(b.url, { ticketId: Number(conversation), sessionId: session }),
+      remove: (conversation) => (close === undefined ? fake.deleteConversation(conversation) : close.call(fake, conversation)),
     });
   },
 };

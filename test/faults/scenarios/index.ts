@@ -1,7 +1,7 @@
 /** Every scenario, in table order. */
 import type { Scenario } from "../harness/row.js";
 import { continuousStream, hangingCall, lateAnswer, rateLimitIntercom, rateLimitZendesk, retriesExhausted, serverErrors } from "./delivery.js";
-import { goneHttpRedis, goneIntercom } from "./gone.js";
+import { goneHttpRedis, goneIntercom, goneZendesk } from "./gone.js";
 import { clientAbort, largeValidBatch, malformed, signatures, unsignedWebhook } from "./input.js";
 import { largeFlushMemory, largeFlushRedis, linkRaces, linkRacesTwoInstances, replayMemory, replayTwoInstances, timestamps } from "./ordering.js";
 import { redisRestart, secondSigterm, sigkill, sigtermDrain, sigtermDrainRedis } from "./restarts.js";
@@ -28,6 +28,7 @@ export const SCENARIOS: Scenario[] = [
   signatures,
   goneIntercom,
   goneHttpRedis,
+  goneZendesk,
   continuousStream,
   unsignedWebhook,
   largeValidBatch,
