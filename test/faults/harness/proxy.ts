@@ -13,6 +13,8 @@ export type ProxyMove =
   | "hold"
   /** Forwarded (the platform accepts it), but the answer is withheld until the proxy closes. */
   | "accept-then-hold"
+  /** Forwarded (the platform accepts it), then the connection is reset instead of answering. */
+  | "accept-then-reset"
   /** Forwarded; the answer is sent `ms` later. */
   | { delayAnswerMs: number }
   /** Forwarded `ms` late (the platform sees it only then), answered at once after that. */
@@ -52,7 +54,7 @@ export async function startProxy(target: string, decide: (req: { method: string;
       }
       forward(move);
     });
-    function forward(move: "pass" | "accept-then-hold" | { delayAnswerMs: number }): void {
+    function forward(move: "pass" | "accept-then-hold" | "accept-then-reset" | { delayAnswerMs: number }): void {
       const path = req.url ?? "/";
       const method = req.method ?? "GET";
       const upstream = httpRequest(`${target}${path}`, { method, headers: { ...req.headers, host: new URL(target).host } }, (answer: IncomingMessage) => {
@@ -60,6 +62,10 @@ export async function startProxy(target: string, decide: (req: { method: string;
         answer.on("data", (c: Buffer) => body.push(c));
         answer.on("end", () => {
           if (move === "accept-then-hold") return;
+          if (move === "accept-then-reset") {
+            req.socket.destroy();
+            return;
+          }
           const send = () => {
             if (res.destroyed) return;
             res.writeHead(answer.statusCode ?? 502, answer.headers);

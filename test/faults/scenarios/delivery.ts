@@ -1,9 +1,10 @@
 /** Faults 1, 2 and 13: rate limits, failing and slow platforms, a continuous stream. */
-import { startFakeIntercom, startFakeZendesk } from "../../support/fake-platforms.js";
+import { startFakeHttpBridge, startFakeIntercom, startFakeZendesk, type FakePlatform } from "../../support/fake-platforms.js";
 import { deadLetterText, Ledger } from "../harness/ledger.js";
 import { startProxy } from "../harness/proxy.js";
 import type { Scenario } from "../harness/row.js";
-import { getText, intercomEnv, intercomWebhook, metric, SECRETS, sleep, waitUntil, zendeskEnv, zendeskWebhook } from "../harness/send.js";
+import type { ScenarioContext } from "../harness/row.js";
+import { getText, httpEnv, intercomEnv, intercomWebhook, linkSession, metric, SECRETS, sleep, waitUntil, zendeskEnv, zendeskWebhook } from "../harness/send.js";
 import { bridge, increasing, platform, send, sendEach, settle } from "./helpers.js";
 
 const intercom = () => startFakeIntercom({ token: SECRETS.intercomToken, adminId: SECRETS.intercomAdmin });
@@ -139,6 +140,48 @@ export const lateAnswer: Scenario = {
     ctx.check(increasing([...new Set(sequence)]), `notes out of order: ${sequence.join(" ")}`);
     ctx.observe(`${calls.length} calls, ${fake.notesIn("c-f2c").length} notes; 2nd call ${second && first ? `${second.at - first.at} ms` : "n/a"} after the 1st`);
     ctx.counts(ledger.tally(fake, await deadLetterText([b])));
+  },
+};
+
+/** The platform stores the note, then the connection resets before its answer: the outcome is unknown. */
+async function lostAnswer(ctx: ScenarioContext, tag: string, fake: FakePlatform, env: (url: string) => Record<string, string>, link: (bridgeUrl: string) => Promise<unknown>, conversation: string): Promise<void> {
+  const ledger = new Ledger(tag);
+  const proxy = await startProxy(fake.url, (req, nth) => (req.path.includes(conversation) && req.method === "POST" && nth === 1 ? "accept-then-reset" : "pass"));
+  ctx.defer(() => proxy.close());
+  const b = await bridge(ctx, env(proxy.url));
+  await link(b.url);
+  ledger.target("s1", conversation);
+  await sendEach(ledger, b.url, "s1", 1, 3, 20);
+  await sleep(300);
+  await sendEach(ledger, b.url, "s1", 4, 5, 20);
+  await settle(ledger, fake, 15_000, 1500);
+  const calls = proxy.seen.filter((s) => s.path.includes(conversation));
+  const sequence = fake.notesIn(conversation).flatMap((n) => ledger.tokensIn(n.body));
+  ctx.check(increasing([...new Set(sequence)]), `notes out of order: ${sequence.join(" ")}`);
+  ctx.observe(`${calls.length} calls (the first accepted, its answer lost to a reset), ${fake.notesIn(conversation).length} notes`);
+  ctx.counts(ledger.tally(fake, await deadLetterText([b])));
+}
+
+export const lostAnswerIntercom: Scenario = {
+  id: "2e",
+  fault: "Intercom stores the note, the connection resets before the answer",
+  expected: "retried (same body); Intercom takes no idempotency key, so a duplicate is allowed; nothing lost, in order",
+  duplicatesAllowed: "answer lost after the platform accepted (no idempotency key on Intercom)",
+  timeoutMs: 40_000,
+  async run(ctx) {
+    const fake = await platform(ctx, intercom());
+    await lostAnswer(ctx, "f2e", fake, (url) => intercomEnv(url), (url) => intercomWebhook(url, { id: "n-f2e", conversationId: "c-f2e", sessionId: "s1" }), "c-f2e");
+  },
+};
+
+export const lostAnswerHttp: Scenario = {
+  id: "2f",
+  fault: "the HTTP bridge stores the note, the connection resets before the answer",
+  expected: "retried under the same Idempotency-Key, which the bridge honours: exactly one note; nothing lost, in order",
+  timeoutMs: 40_000,
+  async run(ctx) {
+    const fake = await platform(ctx, startFakeHttpBridge({ token: SECRETS.httpToken }));
+    await lostAnswer(ctx, "f2f", fake, (url) => httpEnv(url), (url) => linkSession(url, "s1", "c-f2f"), "c-f2f");
   },
 };
 

@@ -1,6 +1,6 @@
 /** Every scenario, in table order. */
 import type { Scenario } from "../harness/row.js";
-import { continuousStream, hangingCall, lateAnswer, rateLimitIntercom, rateLimitZendesk, retriesExhausted, serverErrors } from "./delivery.js";
+import { continuousStream, hangingCall, lateAnswer, lostAnswerHttp, lostAnswerIntercom, rateLimitIntercom, rateLimitZendesk, retriesExhausted, serverErrors } from "./delivery.js";
 import { goneHttpRedis, goneIntercom, goneZendesk } from "./gone.js";
 import { clientAbort, largeValidBatch, malformed, signatures, unsignedWebhook } from "./input.js";
 import { largeFlushMemory, largeFlushRedis, linkRaces, linkRacesTwoInstances, replayMemory, replayTwoInstances, timestamps } from "./ordering.js";
@@ -12,6 +12,8 @@ export const SCENARIOS: Scenario[] = [
   serverErrors,
   hangingCall,
   lateAnswer,
+  lostAnswerIntercom,
+  lostAnswerHttp,
   retriesExhausted,
   redisRestart,
   sigkill,
