@@ -21,7 +21,7 @@ export const rateLimitIntercom: Scenario = {
     const b = await bridge(ctx, intercomEnv(fake.url));
     ctx.check((await intercomWebhook(b.url, { id: "n-f1a", conversationId: "c-f1a", sessionId: "s1" })).status === 200, "link webhook not 200");
     ledger.target("s1", "c-f1a");
-    const reset = Math.ceil(Date.now() / 1000) + 4;
+    const reset = Math.ceil(Date.now() / 1000) + 5;
     fake.faults.push({ status: 429, headers: { "X-RateLimit-Limit": "83", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(reset) } });
     await sendEach(ledger, b.url, "s1", 1, 10, 150);
     await settle(ledger, fake, 15_000);
