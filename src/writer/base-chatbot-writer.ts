@@ -238,7 +238,8 @@ export abstract class BaseChatbotWriter {
 
   #log(level: "debug" | "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
     try {
-      this.options.logger[level]?.(message, fields);
+      const logger = this.options.logger;
+      logger[level]?.(message, fields);
     } catch {
       // A broken logger must not break delivery.
     }
