@@ -78,6 +78,15 @@ describe("SeenIds", () => {
     expect(seen.admit([2], 103, 100, 2)).toBeNull(); // 2 was pushed out by count
   });
 
+  it("finds replays the same way before and after a session outgrows the scan (Set) limit", () => {
+    const seen = new SeenIds();
+    for (let i = 0; i < 200; i++) {
+      expect(seen.admit([i], i, 1e9, 1000)).toBeNull();
+      expect(seen.admit([i, 0], i, 1e9, 1000)).toEqual([false, false]);
+    }
+    expect(seen.size).toBe(200);
+  });
+
   it("stays bounded under a long stream", () => {
     const seen = new SeenIds();
     for (let i = 0; i < 100_000; i++) seen.admit([i], i, 1_000_000, 500);
