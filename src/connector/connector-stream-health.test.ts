@@ -77,6 +77,7 @@ describe("ConnectorStream: Last-Event-ID (WHATWG)", () => {
     stream.start();
     await fake.waitForConnections(1);
     fake.send(actionsFrame("s", "one"), { id: "7" });
+    await waitUntil(() => received.length === 1); // read apart from the reset that follows
     fake.sendRaw(`id\ndata: ${JSON.stringify(actionsFrame("s", "two"))}\n\n`);
     await waitUntil(() => received.length === 2);
     fake.drop();

@@ -76,7 +76,7 @@ describe("ConnectorStream: connection", () => {
     await stream.stop(); // still resolves after a fatal stop
   });
 
-  it("treats a silent connection as dead after heartbeatTimeoutMs and reconnects", async () => {
+  it("treats a silent connection as dead after silenceTimeoutMs and reconnects", async () => {
     const { fake, stream } = await startHarness({ silenceTimeoutMs: 150 });
     stream.start();
     await fake.waitForConnections(1);
