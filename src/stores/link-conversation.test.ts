@@ -94,6 +94,7 @@ describe("linkConversation", () => {
       get: () => Promise.resolve(null),
       claim: () => Promise.reject(new Error("store down")),
       delete: () => Promise.resolve(),
+      release: () => Promise.resolve(false),
     };
     await expect(linkConversation(state, "c-1", failing)).rejects.toThrow("store down");
     expect(state.conversationLinked).toBe(false);
