@@ -3,7 +3,7 @@ import { SessionState, type SessionStateRestoreOptions } from "../session/sessio
 import { getStoreToken, setStoreToken } from "../session/store-token.js";
 import { invalidOption, requireDurationMs, requireNonEmptyString } from "../session/validation.js";
 import { ExpiringMap } from "./expiring-map.js";
-import type { SessionStateStore } from "./types.js";
+import type { SessionStateStore, SessionStoreStats } from "./types.js";
 
 /** Default time to live of a stored session, in ms (24 h, as in SPEC §6). */
 export const DEFAULT_SESSION_TTL_MS = 86_400_000;
@@ -25,16 +25,6 @@ export interface InMemorySessionStateStoreOptions {
   now?: () => number;
   /** Timeout and cooldown defaults of the states this store creates or loads. @default the SessionState defaults */
   sessionDefaults?: Pick<SessionStateRestoreOptions, "interactionTimeoutMs" | "cooldownMs">;
-}
-
-/** Counters of an {@link InMemorySessionStateStore}, for metrics. */
-export interface SessionStoreStats {
-  /** Sessions held now (including expired ones the next sweep frees). */
-  sessions: number;
-  /** Sessions evicted because `maxSessions` was reached (least recently used first), since start. */
-  evicted: number;
-  /** Sessions dropped because their time to live ran out, since start. */
-  expired: number;
 }
 
 interface StoredSession {

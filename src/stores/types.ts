@@ -20,6 +20,23 @@ export interface SessionStateStore {
   delete(sessionId: string): Promise<void>;
   /** Releases timers and connections the store owns; safe to call twice. */
   close?(): Promise<void>;
+  /**
+   * Set by a store that expires sessions saved while unlinked sooner than linked ones: that time
+   * to live, in ms. The manager then re-saves an active unlinked session at least every half of it.
+   */
+  readonly unlinkedTtlMs?: number;
+  /** Counters for metrics, for a store that keeps them (the in-memory store does). */
+  stats?(): SessionStoreStats;
+}
+
+/** Counters of a session store, for metrics. */
+export interface SessionStoreStats {
+  /** Sessions held now (in memory: including expired ones the next sweep frees). */
+  sessions: number;
+  /** Sessions evicted because the store's count cap was reached (least recently used first), since start. */
+  evicted: number;
+  /** Sessions dropped because their time to live ran out, since start. */
+  expired: number;
 }
 
 /** The result of {@link ConversationLinkStore.claim}: `owner` is the session that owns the conversation afterwards. */
