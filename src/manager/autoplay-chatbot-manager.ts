@@ -11,6 +11,7 @@ import { InMemorySessionStateStore } from "../stores/memory-session-state-store.
 import type { ConversationLinkStore, SessionStateStore, SessionStoreStats } from "../stores/types.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
 import { ConversationUnlinks } from "./conversation-unlinks.js";
+import { identityChanges, mergeIdentity, requireParsed } from "./actions-input.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
 
 /** Default time to live of a never-linked session's state in the default store, in ms: twice the writer's default pre-link window. */
@@ -316,23 +317,3 @@ function sessionStoreFrom(options: AutoplayChatbotManagerOptions): { store: Sess
   const ttl = unlinkedTtlMs === undefined ? DEFAULT_UNLINKED_STATE_TTL_MS : requireDurationMs("unlinkedStateTtlMs", unlinkedTtlMs, true);
   return { store: new InMemorySessionStateStore({ maxSessions: options.maxSessions, unlinkedTtlMs: ttl }), owned: true };
 }
-
-/** A payload the caller says is parsed: trusted as such, but a wrong shape still fails clearly. */
-function requireParsed(payload: unknown): ActionsPayload {
-  const candidate = payload as Partial<ActionsPayload> | null;
-  if (candidate === null || typeof candidate !== "object" || candidate.type !== "actions" || !Array.isArray(candidate.actions)) {
-    throw new PayloadError("with { parsed: true }, onActions expects an ActionsPayload returned by parseActionsPayload");
-  }
-  return candidate as ActionsPayload;
-}
-
-function identityChanges(state: SessionState, identity: { user_id: string | null; email: string | null }): boolean {
-  return (identity.user_id !== null && identity.user_id !== "" && state.metadata.user_id !== identity.user_id) ||
-    (identity.email !== null && identity.email !== "" && state.metadata.email !== identity.email);
-}
-
-function mergeIdentity(state: SessionState, identity: { user_id: string | null; email: string | null }): void {
-  if (identity.user_id) state.metadata.user_id = identity.user_id;
-  if (identity.email) state.metadata.email = identity.email;
-}
-
