@@ -119,6 +119,17 @@ describe("write outcomes (#7 a)", () => {
   });
 });
 
+describe("write outcomes with the engine's dedupe (#7 a)", () => {
+  it("a replayed batch (new forwarded_at) counts its actions as duplicates, none new", async () => {
+    const batch = [slim("a", T0 + 1, 1), slim("b", T0 + 2, 2)];
+    expect(await manager.onActions(payload("s", batch))).toMatchObject({ accepted: 2, newActions: 2, duplicates: 0 });
+    const replay = await manager.onActions(payload("s", batch, { forwarded_at: T0 + 30 }));
+    expect(replay).toMatchObject({ accepted: 2, newActions: 0, duplicates: 2 });
+    const mixed = await manager.onActions(payload("s", [slim("b", T0 + 2, 2), slim("c", T0 + 3, 3)]));
+    expect(mixed).toMatchObject({ accepted: 2, newActions: 1, duplicates: 1 });
+  });
+});
+
 describe("one parse, one limit (#8 item 3)", () => {
   /** 20,000 compact actions (a description and an index, no timestamp), about 38 bytes each. */
   function largeBody(): string {

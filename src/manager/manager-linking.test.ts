@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ConcurrentUpdateError, PayloadError } from "../errors.js";
+import { ConcurrentUpdateError, ConversationGoneError, PayloadError } from "../errors.js";
 import type { SlimAction } from "../payloads/types.js";
 import { ConversationEventType } from "../session/conversation-event.js";
 import type { SessionState } from "../session/session-state.js";
@@ -123,6 +123,22 @@ describe("a conversation gone: the writer's `unlinked` event (#7 f)", () => {
     expect(relinked).toEqual({ status: "linked", event: ConversationEventType.NEW, conversationId: "c-2", changed: true });
     expect(await writer.linkedConversation("s")).toBe("c-2");
     expect((await manager.onActions(payload("s", [slim("linked again", T0 + 2)]))).conversationId).toBe("c-2");
+  });
+
+  it("end to end with the engine: a 404 unlinks state, link store and writer; later actions wait for the next link", async () => {
+    await manager.onChatbotEvent("s", "c-1");
+    writer.failNext(1, new ConversationGoneError("simulated 404: conversation not found", { status: 404 }));
+    await manager.onActions(payload("s", [slim("lost in c-1", T0)]));
+    await vi.advanceTimersByTimeAsync(2_000);
+    await vi.waitFor(() => expect(manager.stats().unlinksApplied).toBe(1));
+    expect(await manager.linkStore.get("c-1")).toBeNull();
+    expect((await manager.getState("s"))?.conversationLinked).toBe(false);
+    expect(await manager.onActions(payload("s", [slim("waits for a link", T0 + 3)]))).toMatchObject({ conversationId: null, newActions: 1 });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(writer.calls.filter((c) => c.conversationId === "c-1")).toHaveLength(1);
+    expect(await manager.onChatbotEvent("s", "c-2")).toMatchObject({ event: ConversationEventType.NEW, conversationId: "c-2" });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(writer.notesIn("c-2").map((n) => n.body)).toEqual([expect.stringContaining("waits for a link")]);
   });
 
   it("leaves a session already linked elsewhere alone, and never releases another session's link", async () => {
