@@ -92,6 +92,11 @@ function requireRedisUrl(url: unknown): void {
 export interface RedisSessionStateStoreOptions extends RedisStoreConnectionOptions {
   /** Time to live of a session, in seconds, refreshed by every save. @default 86_400 (24 h) */
   ttlSeconds?: number;
+  /**
+   * Time to live of a session saved while not linked to a conversation, in seconds, refreshed by
+   * every save (a never-linked session is of no use after its pre-link window). @default ttlSeconds
+   */
+  unlinkedTtlSeconds?: number;
   /** Prepended to the session id to make its key. @default "autoplay:session_state:" */
   keyPrefix?: string;
   /** Wall clock in epoch ms, given to the states this store creates or loads (expiry is Redis's). @default Date.now */
@@ -147,8 +152,11 @@ return {'ok', math.max(stored, 0) + 1}
  * error always throws; it never looks like "not found". Construction does no I/O.
  */
 export class RedisSessionStateStore implements SessionStateStore {
+  /** Time to live of a session saved while unlinked, in ms (callers refresh such states in time). */
+  readonly unlinkedTtlMs: number;
   readonly #keys: RedisKeyspace;
   readonly #restore: SessionStateRestoreOptions;
+  readonly #unlinkedTtlSeconds: number;
   /**
    * Tags each loaded or saved state object (and its clones) with the revision and write id it was
    * last seen at, so a clone saves exactly as its original would.
@@ -160,6 +168,10 @@ export class RedisSessionStateStore implements SessionStateStore {
   /** @throws TypeError naming the first invalid option. */
   constructor(options: RedisSessionStateStoreOptions = {}) {
     this.#keys = new RedisKeyspace("RedisSessionStateStore", options, "autoplay:session_state:");
+    const unlinkedTtl = options.unlinkedTtlSeconds ?? this.#keys.ttlSeconds;
+    if (!Number.isSafeInteger(unlinkedTtl) || unlinkedTtl <= 0) invalidOption("unlinkedTtlSeconds", "a whole number of seconds > 0", unlinkedTtl);
+    this.#unlinkedTtlSeconds = unlinkedTtl;
+    this.unlinkedTtlMs = unlinkedTtl * 1000;
     this.#restore = { now: requireFunction<() => number>("now", options.now ?? Date.now) };
     const defaults = options.sessionDefaults ?? {};
     if (defaults.interactionTimeoutMs !== undefined) {
@@ -221,7 +233,8 @@ export class RedisSessionStateStore implements SessionStateStore {
     const expected = seen?.revision ?? -1;
     const writeId = randomUUID();
     const json = JSON.stringify({ ...snapshot, revision: Math.max(expected, 0) + 1, write_id: writeId });
-    const args = [expected, writeId, json, this.#keys.ttlSeconds, seen?.writeId ?? ""];
+    const ttl = snapshot.conversation_linked ? this.#keys.ttlSeconds : this.#unlinkedTtlSeconds;
+    const args = [expected, writeId, json, ttl, seen?.writeId ?? ""];
     for (let attempt = 1; ; attempt += 1) {
       let reply: unknown;
       try {
