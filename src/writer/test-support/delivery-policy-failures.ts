@@ -233,6 +233,24 @@ export function describeFailures(ctx: PolicyContext): void {
       expect(await w.linkedConversation("s")).toBe("B");
     });
 
+    it("applies the window to actions moved back to the pre-link buffer, and counts those trimmed", async () => {
+      let offset = 0;
+      const w = ctx.writer({ preLinkWindowMs: 10_000, now: () => Date.now() + offset });
+      const gate = w.gateNext();
+      const t = Date.now() / 1000;
+      await w.writeActions("A", "s", [slim("a", t - 1, 0)]);
+      await gate.started;
+      await w.writeActions("A", "s", [slim("old", t - 8, 1)]);
+      offset = 5_000; // "old" is 13 s old now: out of the window once it is pre-link again
+      gate.fail(new ConversationGoneError("simulated 410", { status: 410 }));
+      await eventually(() => expect(w.stats().unlinked).toBe(1));
+      await w.writeActions(null, "s", [slim("fresh", t + 4, 2)]);
+      await w.onSessionLinked("s", "B");
+      await eventually(() => expect(w.notes).toHaveLength(1));
+      expect(actionLines(w.notes[0]?.body)).toEqual(["fresh"]);
+      expect(w.stats().actionsTrimmed).toBe(1);
+    });
+
     it("an explicit onSessionLinked to the same conversation links it again", async () => {
       const w = ctx.writer();
       w.conversationGoneNext(1, 410);

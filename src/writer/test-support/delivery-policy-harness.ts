@@ -86,7 +86,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** `vi.waitFor` with a generous timeout (the machine is loaded). */
-export function eventually<T>(check: () => T | Promise<T>, timeout = 8_000): Promise<T> {
+export function eventually<T>(check: () => T | Promise<T>, timeout = 5_000): Promise<T> {
   return vi.waitFor(check, { timeout, interval: 10 });
 }
 

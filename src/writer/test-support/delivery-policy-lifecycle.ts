@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { WriterClosedError } from "../../errors.js";
 import { parseActionsPayload } from "../../payloads/parse.js";
+import type { RecordingChatbotWriter } from "../../testing/index.js";
+import type { CloseSummary } from "../events.js";
 import { slim } from "./actions.js";
 import {
   actionLines, callsMade, collect, deliveredLines, eventually, recentSeconds, sleep, type PolicyContext,
@@ -11,6 +13,19 @@ function payload(sessionId: string, actions: unknown[], forwardedAt: number) {
   return parseActionsPayload(
     JSON.stringify({ type: "actions", product_id: "p", session_id: sessionId, actions, count: actions.length, forwarded_at: forwardedAt }),
   ).actions;
+}
+
+/** `w.close()`, failing the test (instead of timing it out) when it takes longer than `ms`. */
+async function closeWithin(w: RecordingChatbotWriter, ms: number): Promise<CloseSummary> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`close() did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([w.close(), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Dedupe, part ids, large flushes, flush and close. */
@@ -88,6 +103,22 @@ export function describeLifecycle(ctx: PolicyContext): void {
       expect(await w.writeActions("c", "s", [twice, { ...twice }, slim("once", t + 1, 4)])).toEqual({ accepted: 2, duplicates: 1, trimmed: 0 });
       await eventually(() => expect(w.notes).toHaveLength(1));
       expect(deliveredLines(w)).toEqual(["twice", "once"]);
+    });
+  });
+
+  describe("dedupe memory bounds", () => {
+    it("forgets ids past dedupeWindowMs, and the oldest beyond maxDedupeIds, so such replays are new again", async () => {
+      let offset = 0;
+      const w = ctx.writer({ dedupeWindowMs: 60_000, maxDedupeIds: 2, now: () => Date.now() + offset });
+      const t = recentSeconds();
+      const [a, b, c] = [slim("a", t, 0), slim("b", t + 1, 1), slim("c", t + 2, 2)];
+      await w.onSessionLinked("s", "c");
+      for (const action of [a, b, c]) expect((await w.writeActions("c", "s", [action])).accepted).toBe(1);
+      expect(await w.writeActions("c", "s", [c])).toMatchObject({ accepted: 0, duplicates: 1 });
+      expect(await w.writeActions("c", "s", [a])).toMatchObject({ accepted: 1, duplicates: 0 }); // beyond maxDedupeIds
+      offset = 61_000;
+      expect(await w.writeActions("c", "s", [c])).toMatchObject({ accepted: 1, duplicates: 0 }); // past the window
+      await eventually(() => expect(deliveredLines(w)).toEqual(["a", "b", "c", "a", "c"]));
     });
   });
 
@@ -211,7 +242,7 @@ export function describeLifecycle(ctx: PolicyContext): void {
       await w.writeActions("c", "s", [slim("limbo", recentSeconds())]);
       await callsMade(w, 1);
       const started = Date.now();
-      const summary = await w.close();
+      const summary = await closeWithin(w, 3_000);
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(summary.unconfirmed).toBe(1);
       if (ctx.traits.durable) {
@@ -231,7 +262,7 @@ export function describeLifecycle(ctx: PolicyContext): void {
       await w.writeActions("c", "s", [slim("waiting", recentSeconds())]);
       await eventually(() => expect(w.calls[0]?.outcome).toBe("failed"));
       const started = Date.now();
-      const summary = await w.close();
+      const summary = await closeWithin(w, 3_000);
       expect(Date.now() - started).toBeLessThan(3_000);
       expect(summary.unconfirmed).toBe(0);
       if (ctx.traits.durable) expect(summary.deadLettered).toBe(0);
