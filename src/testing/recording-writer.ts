@@ -66,6 +66,12 @@ export class RecordingChatbotWriter extends BaseChatbotWriter {
   readonly #inFlightBySession = new Map<string, number>();
   #maxConcurrentPerSession = 0;
   #nextId = 1;
+  /**
+   * Chooses a call's behaviour from the call itself (its body, session, attempt…), before the
+   * script is consulted; return undefined to fall back to the script. Handy when several writers
+   * share one Redis and any of them may post a given note.
+   */
+  behaviourFor: ((call: RecordedCall) => PostBehaviour | undefined) | undefined = undefined;
   /** Returns the id for a delivered note; by default `part-1`, `part-2`, … */
   partIdFor: (call: RecordedCall) => string | null = () => `part-${this.#nextId++}`;
 
@@ -180,7 +186,7 @@ export class RecordingChatbotWriter extends BaseChatbotWriter {
       partId: null,
     };
     this.calls.push(call);
-    const behaviour = this.#script.shift() ?? { kind: "ok" };
+    const behaviour = this.behaviourFor?.(call) ?? this.#script.shift() ?? { kind: "ok" };
     const inFlight = (this.#inFlightBySession.get(call.sessionId) ?? 0) + 1;
     this.#inFlightBySession.set(call.sessionId, inFlight);
     this.#maxConcurrentPerSession = Math.max(this.#maxConcurrentPerSession, inFlight);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { PermanentDeliveryError } from "../../errors.js";
+import type { PostBehaviour, RecordedCall } from "../../testing/index.js";
 import { slim } from "./actions.js";
 import { describeBufferingAndLinks } from "./delivery-policy-buffering.js";
 import { describeFailures } from "./delivery-policy-failures.js";
@@ -45,16 +47,21 @@ function describeSharing(ctx: PolicyContext): void {
     it("see, take and re-drive each other's dead letters", async () => {
       const a = ctx.writer();
       const b = ctx.writer();
-      a.goneNext();
+      // Either instance may post a note: both refuse the doomed ones.
+      let doomed = "lost";
+      const refuse = (c: RecordedCall): PostBehaviour | undefined =>
+        c.body.endsWith(`] ${doomed}`) ? { kind: "fail", error: new PermanentDeliveryError("rejected", { status: 422 }) } : undefined;
+      a.behaviourFor = refuse;
+      b.behaviourFor = refuse;
       await a.writeActions("c", "s", [slim("lost", recentSeconds())]);
       await eventually(async () => expect(await b.deadLetters()).toHaveLength(1));
       const [letter] = await b.deadLetters();
       expect(letter).toMatchObject({ sessionId: "s", reason: "permanent_error", actions: [{ description: "lost" }] });
+      doomed = "again";
       expect(await b.redriveDeadLetters([letter?.id ?? ""])).toEqual({ requeued: 1, actions: 1, missing: [] });
       await eventually(() => expect(deliveredLines(a, b)).toEqual(["lost"]));
       expect(await a.deadLetters()).toEqual([]);
 
-      a.goneNext();
       await a.writeActions("c", "s", [slim("again", recentSeconds() + 1, 1)]);
       await eventually(async () => expect(await b.deadLetters()).toHaveLength(1));
       expect((await b.takeDeadLetters()).map((l) => l.actions[0]?.description)).toEqual(["again"]);
