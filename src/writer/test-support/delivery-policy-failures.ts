@@ -177,13 +177,30 @@ export function describeFailures(ctx: PolicyContext): void {
       const letters = await w.deadLetters();
       const first = letters.find((l) => l.sessionId === "s");
       const second = letters.find((l) => l.sessionId === "s2");
-      expect(await w.redriveDeadLetters([first?.id ?? "", "no-such-letter"])).toEqual({ requeued: 1, actions: 2, missing: ["no-such-letter"] });
+      expect(await w.redriveDeadLetters([first?.id ?? "", "no-such-letter"])).toMatchObject({ requeued: 1, actions: 2, missing: ["no-such-letter"] });
       await eventually(() => expect(deliveredLines(w)).toEqual(["lost 1", "lost 2"]));
       expect(w.notes[0]?.conversationId).toBe("c");
       expect((await w.deadLetters()).map((l) => l.id)).toEqual([second?.id]);
-      expect(await w.redriveDeadLetters()).toEqual({ requeued: 1, actions: 1, missing: [] });
+      expect(await w.redriveDeadLetters()).toMatchObject({ requeued: 1, actions: 1, missing: [] });
       await eventually(() => expect(w.notesIn("c2")).toHaveLength(1));
       expect(await w.deadLetters()).toEqual([]);
+    });
+
+    it("keeps the letters of a session with no conversation now (skipped) until it is linked again", async () => {
+      const w = ctx.writer();
+      w.conversationGoneNext();
+      await w.writeActions("A", "s", [slim("gone", recentSeconds())]);
+      await eventually(() => expect(w.stats().unlinked).toBe(1));
+      const [letter] = await w.deadLetters();
+      const id = letter?.id ?? "";
+      const outcome = await w.redriveDeadLetters([id]);
+      expect(outcome).toMatchObject({ requeued: 0, actions: 0, missing: [] });
+      expect((outcome as { skipped?: string[] }).skipped).toEqual([id]);
+      expect((await w.deadLetters()).map((l) => l.id)).toEqual([id]);
+      await w.onSessionLinked("s", "B");
+      expect(await w.redriveDeadLetters()).toMatchObject({ requeued: 1, actions: 1, missing: [] });
+      await eventually(() => expect(deliveredLines(w)).toEqual(["gone"]));
+      expect(w.notes[0]?.conversationId).toBe("B");
     });
 
     it("a re-driven note that fails again is dead-lettered again", async () => {
@@ -310,10 +327,9 @@ export function describeFailures(ctx: PolicyContext): void {
       expect(c1?.idempotencyKey).not.toBe("");
     });
 
-    it("stay frozen after a call that outlived postTimeoutMs and then failed", async () => {
+    it("stay frozen after a call that outlived postTimeoutMs and then ended without an answer", async () => {
       const w = ctx.writer({ postTimeoutMs: 100, retry: { baseDelayMs: 100 } });
-      // Unsettled at the timeout: it may land, so the note is frozen, whatever the late answer says.
-      w.delayNext(400, 1, new RetryableDeliveryError("503 after the timeout", { status: 503 }));
+      w.delayNext(400, 1, new Error("connection closed after the timeout"));
       const t = recentSeconds();
       await w.writeActions("c", "s", [slim("a", t, 0)]);
       await callsMade(w, 1);

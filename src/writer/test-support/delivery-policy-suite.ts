@@ -58,7 +58,7 @@ function describeSharing(ctx: PolicyContext): void {
       const [letter] = await b.deadLetters();
       expect(letter).toMatchObject({ sessionId: "s", reason: "permanent_error", actions: [{ description: "lost" }] });
       doomed = "again";
-      expect(await b.redriveDeadLetters([letter?.id ?? ""])).toEqual({ requeued: 1, actions: 1, missing: [] });
+      expect(await b.redriveDeadLetters([letter?.id ?? ""])).toMatchObject({ requeued: 1, actions: 1, missing: [] });
       await eventually(() => expect(deliveredLines(a, b)).toEqual(["lost"]));
       expect(await a.deadLetters()).toEqual([]);
 
