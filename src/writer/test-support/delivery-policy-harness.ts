@@ -57,7 +57,10 @@ export function usePolicyContext(factory: DeliveryPolicyFactory, traits: Deliver
   });
   afterEach(async () => {
     // Bounded: an engine that breaks its close bound must fail its own test, not hang the rest.
-    await Promise.race([Promise.allSettled(writers.splice(0).map((w) => w.close())), sleep(6_000)]);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, 6_000)));
+    await Promise.race([Promise.allSettled(writers.splice(0).map((w) => w.close())), bound]);
+    clearTimeout(timer);
     await backend?.cleanup();
     backend = undefined;
   });

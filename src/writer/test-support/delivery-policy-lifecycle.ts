@@ -113,10 +113,13 @@ export function describeLifecycle(ctx: PolicyContext): void {
       const t = recentSeconds();
       const [a, b, c] = [slim("a", t, 0), slim("b", t + 1, 1), slim("c", t + 2, 2)];
       await w.onSessionLinked("s", "c");
-      for (const action of [a, b, c]) expect((await w.writeActions("c", "s", [action])).accepted).toBe(1);
+      for (const action of [a, b, c]) {
+        expect((await w.writeActions("c", "s", [action])).accepted).toBe(1);
+        offset += 10; // "oldest" needs distinct arrival times (Redis scores ids by ms)
+      }
       expect(await w.writeActions("c", "s", [c])).toMatchObject({ accepted: 0, duplicates: 1 });
       expect(await w.writeActions("c", "s", [a])).toMatchObject({ accepted: 1, duplicates: 0 }); // beyond maxDedupeIds
-      offset = 61_000;
+      offset += 61_000;
       expect(await w.writeActions("c", "s", [c])).toMatchObject({ accepted: 1, duplicates: 0 }); // past the window
       // Notes sort their lines by timestamp_start, so replays of older actions are compared as a multiset.
       await eventually(() => expect(deliveredLines(w).sort()).toEqual(["a", "a", "b", "c", "c"]));
