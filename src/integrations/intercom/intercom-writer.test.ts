@@ -105,6 +105,12 @@ describe("IntercomWriter", () => {
     expect(fake.notesIn("c")).toHaveLength(2);
   });
 
+  it("keeps the id of a note by a bot admin (author type bot)", async () => {
+    const writer = await setup();
+    fake.faults.push({ status: 200, body: { conversation_parts: { conversation_parts: [{ id: "91", part_type: "note", author: { type: "bot", id: "admin-7" } }], total_count: 1 } } });
+    expect(await writer.post("c", "x")).toBe("91");
+  });
+
   it("records no part id when the answer holds no note by our admin (never a customer's part, #9)", async () => {
     const writer = await setup();
     const list = (...parts: unknown[]) => ({ status: 200, body: { type: "conversation", conversation_parts: { conversation_parts: parts, total_count: parts.length } } });
@@ -112,16 +118,17 @@ describe("IntercomWriter", () => {
       list({ id: "77", part_type: "comment", body: "<p>my card is 4242</p>", author: { type: "user", id: "u-1" } }),
       list({ id: "78", part_type: "note", body: "<p>other</p>", author: { type: "admin", id: "admin-9" } }),
       list({ id: "79", part_type: "comment", body: "<p>x</p>", author: { type: "admin", id: "admin-7" } }),
+      list({ id: "80", part_type: "note", body: "<p>x</p>", author: { type: "user", id: "u-1" } }),
       { status: 200, body: { type: "conversation" } },
       { status: 200 },
     );
-    for (const d of ["a", "b", "c", "d", "e"]) {
+    for (const d of ["a", "b", "c", "d", "e", "f"]) {
       await writer.writeActions("c", "s", actions(d));
       await writer.flush();
     }
     await writer.onIdle();
     expect(await writer.getPartIds("s")).toEqual([]);
-    expect(writer.stats()).toMatchObject({ notesPosted: 5, retries: 0 });
+    expect(writer.stats()).toMatchObject({ notesPosted: 6, retries: 0 });
   });
 
   it("redacts a note, and counts an already-redacted or vanished one as done", async () => {

@@ -36,7 +36,7 @@ const PLATFORM = "Intercom";
 interface ConversationPart {
   id?: unknown;
   part_type?: unknown;
-  author?: { id?: unknown; type?: unknown } | null;
+  author?: { id?: unknown } | null;
 }
 
 /**
@@ -133,8 +133,8 @@ function escapeHtml(line: string): string {
 function newNotePartId(conversation: unknown, adminId: string): string | null {
   const parts = (conversation as { conversation_parts?: { conversation_parts?: unknown } } | undefined)?.conversation_parts?.conversation_parts;
   if (!Array.isArray(parts)) return null;
-  const ours = (p: ConversationPart): boolean =>
-    p.part_type === "note" && p.author != null && String(p.author.id) === adminId && (p.author.type ?? "admin") === "admin";
+  // Matched on the author id alone: a bot admin's parts carry `author.type: "bot"`.
+  const ours = (p: ConversationPart): boolean => p.part_type === "note" && p.author != null && String(p.author.id) === adminId;
   const part = parts.filter((p): p is ConversationPart => p !== null && typeof p === "object").findLast(ours);
   const id = part?.id;
   return (typeof id === "string" && id !== "") || typeof id === "number" ? String(id) : null;
