@@ -72,8 +72,9 @@ export async function platformRequest(platform: string, request: PlatformRequest
       // Read even error bodies: they say why, and an unread body keeps the connection busy.
       text = await response.text();
     } catch {
-      // The status is known: a 2xx was accepted (answer lost mid-body), a refusal is still one.
-      if (giveUp?.aborted === true) throw giveUp.reason;
+      // Lost mid-body (reset, timeout, give-up), but the status is known: a 2xx was accepted, and
+      // failing it would post twice; a refusal is still one.
+      text = "";
     }
   } finally {
     clearTimeout(timer);
