@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { startFakeHttpBridge, type FakeHttpBridgeOptions, type FakePlatform } from "../../../test/support/fake-platforms.js";
-import { ConversationGoneError, PermanentDeliveryError, RetryableDeliveryError } from "../../errors.js";
+import { ConversationGoneError, PayloadError, PermanentDeliveryError, RetryableDeliveryError } from "../../errors.js";
 import type { PostContext } from "../../writer/base-chatbot-writer.js";
 import { actionLines, actions, fastWriter, PATH_ESCAPING_IDS, useCleanup } from "../test-support/harness.js";
 import { HttpBridgeWriter, type HttpBridgeWriterOptions } from "./http-bridge-writer.js";
@@ -52,12 +52,12 @@ describe("HttpBridgeWriter", () => {
 
   it.each(PATH_ESCAPING_IDS)("refuses the conversation id %j without any request: a permanent error (#8)", async (id) => {
     const writer = await setup();
-    await writer.writeActions(id, "s", actions("a"));
-    await writer.onIdle();
+    // The writer refuses it where it enters; the platform calls refuse it again (ids may come from a store).
+    await expect(writer.writeActions(id, "s", actions("a"))).rejects.toBeInstanceOf(PayloadError);
     await expect(writer.post(id, "x")).rejects.toBeInstanceOf(PermanentDeliveryError);
+    await expect(writer.post(id, "x")).rejects.toThrow(/^HTTP bridge: invalid conversation id: /);
     await expect(writer.redact(id, "n-1")).rejects.toBeInstanceOf(PermanentDeliveryError);
     expect(fake.requests).toEqual([]);
-    expect((await writer.deadLetters()).map((l) => [l.reason, l.attempts])).toEqual([["permanent_error", 1]]);
   });
 
   it.each([".", ".."])("refuses to redact the part id %j, and encodes any other", async (partId) => {
@@ -79,6 +79,20 @@ describe("HttpBridgeWriter", () => {
     expect(fake.notesIn("c").map((n) => n.id)).toEqual(["n-1"]);
     expect(await writer.post("c", "hello", "note-key-2")).toBe("n-2");
     expect(fake.headerValues("Idempotency-Key")).toEqual(["note-key-1", "note-key-1", "note-key-1", "note-key-2"]);
+  });
+
+  it("retries a note whose answer was lost with the same key: the bridge keeps one note (#7 h)", async () => {
+    const writer = await setup();
+    fake.faults.push({ acceptThenReset: true });
+    await writer.writeActions("c", "s", actions("a"));
+    await writer.onIdle();
+    expect(fake.requests).toHaveLength(2);
+    const keys = fake.headerValues("Idempotency-Key");
+    expect(keys[0]).toMatch(/\S/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(fake.notesIn("c")).toHaveLength(1);
+    expect(await writer.getPartIds("s")).toEqual(["n-1"]);
+    expect(writer.stats()).toMatchObject({ notesPosted: 1, deadLettered: 0 });
   });
 
   it("awaits a call answered after postTimeoutMs instead of retrying it (#7 h)", async () => {

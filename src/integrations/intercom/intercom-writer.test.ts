@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { startFakeIntercom, type FakeIntercom, type FakeIntercomOptions } from "../../../test/support/fake-platforms.js";
-import { ConversationGoneError, PermanentDeliveryError } from "../../errors.js";
+import { ConversationGoneError, PayloadError, PermanentDeliveryError } from "../../errors.js";
 import type { PostContext } from "../../writer/base-chatbot-writer.js";
 import { actionLines, actions, fastWriter, PATH_ESCAPING_IDS, useCleanup, waitFor } from "../test-support/harness.js";
 import { IntercomWriter, intercomNoteHtml, supportsSkipUnsnooze, type IntercomWriterOptions } from "./intercom-writer.js";
@@ -69,13 +69,12 @@ describe("IntercomWriter", () => {
 
   it.each(PATH_ESCAPING_IDS)("refuses the conversation id %j without any request: a permanent error (#8)", async (id) => {
     const writer = await setup();
-    await writer.writeActions(id, "s", actions("a"));
-    await writer.onIdle();
+    // The writer refuses it where it enters; the platform calls refuse it again (ids may come from a store).
+    await expect(writer.writeActions(id, "s", actions("a"))).rejects.toBeInstanceOf(PayloadError);
     await expect(writer.post(id, "x")).rejects.toBeInstanceOf(PermanentDeliveryError);
+    await expect(writer.post(id, "x")).rejects.toThrow(/^Intercom: invalid conversation id: /);
     await expect(writer.redact(id, "1")).rejects.toBeInstanceOf(PermanentDeliveryError);
     expect(fake.requests).toEqual([]);
-    expect((await writer.deadLetters()).map((l) => [l.reason, l.attempts])).toEqual([["permanent_error", 1]]);
-    expect((await writer.deadLetters())[0]?.error).toMatch(/^Intercom: invalid conversation id: /);
   });
 
   it("the stand-in answers like the real API: only the new part, its HTML reformatted", async () => {
@@ -189,6 +188,16 @@ describe("IntercomWriter", () => {
     expect(replies()).toHaveLength(5);
     expect(fake.notesIn("c")).toHaveLength(1);
     expect(writer.stats()).toMatchObject({ retries: 4, notesPosted: 1, deadLettered: 0 });
+  });
+
+  it("is at-least-once: Intercom has no idempotency key, so a note whose answer was lost lands twice (documented)", async () => {
+    const writer = await setup();
+    fake.faults.push({ acceptThenReset: true });
+    await writer.writeActions("c", "s", actions("a"));
+    await writer.onIdle();
+    expect(replies()).toHaveLength(2);
+    expect(replies()[1]?.body).toEqual(replies()[0]?.body);
+    expect(fake.notesIn("c")).toHaveLength(2);
   });
 
   it("awaits a call answered after postTimeoutMs: one request, one note, its part id kept (#7 h)", async () => {
