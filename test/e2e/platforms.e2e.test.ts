@@ -53,6 +53,7 @@ describe("bridge → Zendesk", () => {
       ZENDESK_API_TOKEN: "zd-token",
       ZENDESK_WEBHOOK_SECRET: "zd-secret",
       ZENDESK_MIN_SPACING_MS: "500",
+      ALLOW_UNSIGNED: "true",
     });
     await post(`${bridge.url}/events`, actionsBody("ph-z", ["Opened Help"]));
     const hook = JSON.stringify({ ticket_id: 321, session_id: "ph-z" });
@@ -75,7 +76,7 @@ describe("bridge → Zendesk", () => {
 describe("bridge → home-made HTTP bot", () => {
   it("posts notes to {endpoint}/conversations/{id}/note after POST /links", async () => {
     const fake = await platform(startFakeHttpBridge({ token: "bot-token" }));
-    const bridge = await bridgeWith({ DESTINATION: "http", HTTP_BRIDGE_URL: fake.url, HTTP_BRIDGE_TOKEN: "bot-token", LINK_TOKEN: "link-token" });
+    const bridge = await bridgeWith({ DESTINATION: "http", HTTP_BRIDGE_URL: fake.url, HTTP_BRIDGE_TOKEN: "bot-token", LINK_TOKEN: "link-token", ALLOW_UNSIGNED: "true" });
     await post(`${bridge.url}/events`, actionsBody("ph-h", ["before"]));
     const link = await post(`${bridge.url}/links`, JSON.stringify({ session_id: "ph-h", conversation_id: "bot-7" }), { authorization: "Bearer link-token" });
     expect(link.status).toBe(200);
@@ -100,7 +101,7 @@ describe("two bridge processes sharing Redis", () => {
 
   it("post the same notes once each while requests alternate between them", async () => {
     const fake = await platform(startFakeIntercom({ token: "t", adminId: "1" }));
-    const env = { DESTINATION: "intercom", INTERCOM_TOKEN: "t", INTERCOM_ADMIN_ID: "1", INTERCOM_API_BASE: fake.url, REDIS_URL: redisUrl(), REDIS_KEY_PREFIX: prefix };
+    const env = { DESTINATION: "intercom", INTERCOM_TOKEN: "t", INTERCOM_ADMIN_ID: "1", INTERCOM_API_BASE: fake.url, REDIS_URL: redisUrl(), REDIS_KEY_PREFIX: prefix, ALLOW_UNSIGNED: "true" };
     const bridges = [await bridgeWith(env), await bridgeWith(env)];
     const pick = (i: number) => (bridges[i % 2] as BridgeProcess).url;
     const sessions = ["r1", "r2", "r3"];
