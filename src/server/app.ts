@@ -180,14 +180,21 @@ async function events(c: AppContext, req: IncomingMessage, raw: Buffer): Promise
       const started = Date.now();
       const outcome = await c.manager.onActions(payload);
       const received = payload.actions.length;
-      const reported = (outcome as { duplicates?: unknown }).duplicates;
-      const duplicates = typeof reported === "number" && reported >= 0 ? Math.min(reported, received) : 0;
-      c.metrics.actionsReceived.inc(received - duplicates);
-      c.logger.debug("batch recorded", { sessionId: outcome.sessionId, actions: received, new: received - duplicates, duplicates, linked: outcome.conversationId !== null, durationMs: Date.now() - started });
-      return { status: 202, body: { status: "accepted", session_id: outcome.sessionId, actions: received, new: received - duplicates, duplicates } };
+      // The manager reports `newActions` and `duplicates` (the engine's WriteOutcome); an older
+      // manager reports neither, and then every action counts as new.
+      const reported = outcome as { newActions?: unknown; duplicates?: unknown };
+      const duplicates = count(reported.duplicates, received) ?? 0;
+      const fresh = count(reported.newActions, received) ?? received - duplicates;
+      c.metrics.actionsReceived.inc(fresh);
+      c.logger.debug("batch recorded", { sessionId: outcome.sessionId, actions: received, new: fresh, duplicates, linked: outcome.conversationId !== null, durationMs: Date.now() - started });
+      return { status: 202, body: { status: "accepted", session_id: outcome.sessionId, actions: received, new: fresh, duplicates } };
     },
     { status: 202, body: { status: "duplicate" } },
   );
+}
+
+function count(value: unknown, max: number): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? Math.min(value, max) : undefined;
 }
 
 async function readiness(c: AppContext): Promise<Reply> {
