@@ -102,7 +102,7 @@ export class RedisDelivery implements DeliveryEngine {
   }
 
   async redriveDeadLetters(_ids?: readonly string[]): Promise<RedriveOutcome> {
-    return { requeued: 0, actions: 0, missing: [] };
+    return { requeued: 0, actions: 0, missing: [], skipped: [] };
   }
 
   async writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome> {
