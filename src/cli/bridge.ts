@@ -121,7 +121,7 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
       url: config.connectorStreamUrl,
       token: config.connectorToken as string,
       logger: libraryLogger,
-      heartbeatTimeoutMs: config.connectorSilenceTimeoutMs,
+      silenceTimeoutMs: config.connectorSilenceTimeoutMs,
       onPayload: async (payload) => {
         // The connector has no replay: a payload that cannot be recorded now is retried here.
         if (payload.type === "actions") await withRetries(() => manager.onActions(payload), logger);

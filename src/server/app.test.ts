@@ -444,6 +444,26 @@ describe("dead letters and duplicates (issue 8.8)", () => {
     expect([bad.status, ((await bad.json()) as { error: { field: string } }).error.field]).toEqual([400, "ids[1]"]);
   });
 
+  it("re-drives a dead letter to the session's current conversation and removes it", async () => {
+    await restart({ adminToken: "admin-token", loopback: true });
+    await deadLetter("s-re", "c-gone");
+    const relink = await post("/links", JSON.stringify({ session_id: "s-re", conversation_id: "c-new" }), { authorization: "Bearer link-token" });
+    expect(relink.status).toBe(200);
+    const res = await post("/dead-letters/redrive", "{}", { authorization: "Bearer admin-token" });
+    expect(await res.json()).toMatchObject({ requeued: 1, actions: 1, missing: [] });
+    await vi.waitFor(() => expect(writer.notesIn("c-new").map((n) => n.body).join("\n")).toContain("lost once"));
+    const after = await fetch(`${base}/dead-letters`, { headers: { authorization: "Bearer admin-token" } });
+    expect(((await after.json()) as { count: number }).count).toBe(0);
+    const unknown = await post("/dead-letters/redrive", JSON.stringify({ ids: ["nope"] }), { authorization: "Bearer admin-token" });
+    expect(await unknown.json()).toMatchObject({ requeued: 0, missing: ["nope"] });
+  });
+
+  it("answers 400 naming the field for malformed redrive ids", async () => {
+    await restart({ adminToken: "admin-token", loopback: true });
+    const bad = await post("/dead-letters/redrive", JSON.stringify({ ids: ["ok", 3] }), { authorization: "Bearer admin-token" });
+    expect([bad.status, ((await bad.json()) as { error: { field: string } }).error.field]).toEqual([400, "ids[1]"]);
+  });
+
   it("refuses a redrive without ADMIN_TOKEN configured, even on loopback", async () => {
     await restart({ loopback: true });
     expect((await fetch(`${base}/dead-letters`)).status).toBe(200);
@@ -455,10 +475,10 @@ describe("dead letters and duplicates (issue 8.8)", () => {
     await post("/events", first, signed(first));
     const overlapping = actions("s-dup", ["b", "c"], 1);
     const res = await post("/events", overlapping, signed(overlapping));
-    const answer = (await res.json()) as { actions: number; new: number; duplicates: number };
-    expect(answer.actions).toBe(2);
-    expect(answer.new + answer.duplicates).toBe(2);
+    expect(await res.json()).toEqual({ status: "accepted", session_id: "s-dup", actions: 2, new: 1, duplicates: 1 });
     const metrics = await metricsText();
+    expect(metrics).toMatch(/^bridge_actions_duplicate_total 1$/m);
+    expect(metrics).toMatch(/^bridge_actions_received_total 3$/m);
     for (const name of ["bridge_actions_duplicate_total", "bridge_actions_trimmed_total", "bridge_actions_expired_total", "bridge_sessions_unlinked_total", "bridge_dead_letters_evicted_total", "bridge_dead_letters"]) {
       expect(metrics).toMatch(new RegExp(`^${name} \\d+$`, "m"));
     }

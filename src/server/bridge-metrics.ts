@@ -21,7 +21,7 @@ export interface BridgeMetricsSources {
   stream?: () => object | undefined;
 }
 
-const STREAM_GAUGES = new Set(["queued", "connected"]);
+const STREAM_GAUGES = new Set(["queued", "queuedActions", "connected", "consecutiveFailures"]);
 
 /** Registers every metric and subscribes to the writer's events. */
 export function createBridgeMetrics(writer: BaseChatbotWriter, sources: BridgeMetricsSources = {}): BridgeMetrics {
@@ -58,7 +58,7 @@ export function createBridgeMetrics(writer: BaseChatbotWriter, sources: BridgeMe
 }
 
 /**
- * The stream's counters as `bridge_stream_<name>_total` (gauges for `queued` and `connected`),
+ * The stream's counters as `bridge_stream_<name>_total` (gauges for `queued`, `queuedActions`, `connected`, `consecutiveFailures`),
  * whatever numeric fields its `stats()` has: the stream owns its counters.
  */
 function renderStream(stats: object | undefined): string {
