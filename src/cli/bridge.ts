@@ -31,7 +31,10 @@ export interface RunningBridge {
 }
 
 /** Builds the writer of the configured destination. */
-function createWriter(config: BridgeConfig, common: ChatbotWriterOptions): { writer: BaseChatbotWriter; inbox?: () => unknown } {
+function createWriter(config: BridgeConfig, writerOptions: ChatbotWriterOptions): { writer: BaseChatbotWriter; inbox?: () => unknown } {
+  // The platform writers' transport bound: what makes a hung request settle at last.
+  const transport = { requestTimeoutMs: config.platformRequestTimeoutMs };
+  const common = { ...writerOptions, ...transport };
   switch (config.destination) {
     case "intercom":
       return {
@@ -56,7 +59,7 @@ function createWriter(config: BridgeConfig, common: ChatbotWriterOptions): { wri
     case "http":
       return { writer: new HttpBridgeWriter({ ...common, endpoint: config.httpBridge.url as string, token: config.httpBridge.token }) };
     case "inbox": {
-      const writer = new InboxWriter(common);
+      const writer = new InboxWriter(writerOptions);
       return { writer, inbox: () => writer.snapshot() };
     }
   }

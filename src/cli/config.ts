@@ -60,6 +60,7 @@ export interface BridgeConfig {
   maxBodyBytes: number;
   postLinkDebounceMs: number;
   postTimeoutMs: number;
+  platformRequestTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
 
@@ -98,7 +99,8 @@ export const SETTINGS = {
   HEADERS_TIMEOUT_MS: { default: "5000", help: "time a client has to send the request headers" },
   REQUEST_TIMEOUT_MS: { default: "15000", help: "time a client has to send the whole request" },
   POST_LINK_DEBOUNCE_MS: { default: "150", help: "quiet time that ends a post-link note" },
-  POST_TIMEOUT_MS: { default: "10000", help: "a platform call slower than this is retried" },
+  POST_TIMEOUT_MS: { default: "10000", help: "a platform call slower than this is logged as slow (it is still awaited: it may land)" },
+  PLATFORM_REQUEST_TIMEOUT_MS: { default: "30000", help: "longest one HTTP request to the platform may take; a hung request then fails and is retried (keep above POST_TIMEOUT_MS)" },
   SHUTDOWN_TIMEOUT_MS: { default: "10000", help: "bound on the drain at SIGTERM" },
 } as const satisfies Record<string, { default: string | undefined; help: string }>;
 
@@ -155,6 +157,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     maxBodyBytes,
     postLinkDebounceMs: integer("POST_LINK_DEBOUNCE_MS", raw("POST_LINK_DEBOUNCE_MS"), 0, 600_000),
     postTimeoutMs: integer("POST_TIMEOUT_MS", raw("POST_TIMEOUT_MS"), 1, 600_000),
+    platformRequestTimeoutMs: integer("PLATFORM_REQUEST_TIMEOUT_MS", raw("PLATFORM_REQUEST_TIMEOUT_MS"), 1, 3_600_000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", raw("SHUTDOWN_TIMEOUT_MS"), 0, 600_000),
   };
   requireFor(config.destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");

@@ -104,7 +104,7 @@ describe("bridge → Intercom", () => {
   });
 
   it("retries 5xx, a reset connection and a hung request, then delivers once (fault 2)", async () => {
-    await start();
+    await start({ PLATFORM_REQUEST_TIMEOUT_MS: "2000" });
     await webhook("conversation.user.created", "conv-5xx", "ph-5xx");
     fake.faults.push({ status: 503 }, { reset: true }, { hang: true });
     await sendActions("ph-5xx", [{ index: 0, description: "survives", timestamp_start: now() }]);
