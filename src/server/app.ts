@@ -72,6 +72,7 @@ interface Route {
  */
 export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const refusals = new RateLimiter(10_000, options.now);
+  const failures = new RateLimiter(10_000, options.now);
   const context: AppContext = {
     ...options,
     refuse(route, message) {
@@ -103,7 +104,11 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
         }
         const httpError = toHttpError(error);
         if (httpError.status >= 500 && httpError.code !== "busy") {
-          options.logger.error("request not recorded", { path, error: error instanceof Error ? error.message : String(error) });
+          // Redis down fails every request alike: one line per route and cause every 10 s.
+          const suppressed = failures.allow(`${path}\u0000${httpError.code}`);
+          if (suppressed !== null) {
+            options.logger.error("request not recorded", { path, code: httpError.code, error: error instanceof Error ? error.message : String(error), ...(suppressed > 0 ? { suppressed } : {}) });
+          }
         }
         const detail: Record<string, string> = { code: httpError.code, message: httpError.message };
         if (httpError.field !== undefined) detail.field = httpError.field;

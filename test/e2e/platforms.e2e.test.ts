@@ -118,11 +118,14 @@ describe("two bridge processes sharing Redis", () => {
       await Promise.all(bridges.map((b) => post(`${b.url}/webhooks/intercom`, body)));
     }
     for (const sid of sessions) for (let b = 4; b < 7; b++) await post(`${pick(turn++)}/events`, actionsBody(sid, [`${sid} post ${b}`], b));
-    await vi.waitFor(() => expect(sessions.map((s) => fake.notesIn(`conv-${s}`).length)).toEqual([2, 2, 2]), { timeout: 8000 });
+    const delivered = (sid: string) => fake.notesIn(`conv-${sid}`).map((n) => decode(n.body)).join("\n");
+    // A burst split by a slow machine may take more than one note; what matters is each action once.
+    await vi.waitFor(() => expect(sessions.every((s) => delivered(s).includes(`${s} post 6`))).toBe(true), { timeout: 8000 });
     await new Promise((r) => setTimeout(r, 500));
     for (const sid of sessions) {
       const bodies = fake.notesIn(`conv-${sid}`).map((n) => n.body);
-      expect(bodies).toHaveLength(2);
+      expect(bodies.length).toBeGreaterThanOrEqual(2);
+      expect(decode(bodies[0] ?? "")).toContain(`${sid} replayed`);
       expect(bodies[0]).toBe(intercomNoteHtml(bodies[0] === undefined ? "" : decode(bodies[0])));
       const text = bodies.map(decode).join("\n");
       for (const label of ["pre 0", "pre 1", "pre 2", "replayed", "post 4", "post 5", "post 6"]) expect(text.match(new RegExp(`${sid} ${label}`, "g"))).toHaveLength(1);

@@ -160,6 +160,18 @@ describe("reading routes (issue 8.9) and logs (issue 8.11)", () => {
     expect(JSON.stringify(bridge.logs.filter((l) => l.level === "debug" || l.level === "info"))).not.toContain("private text");
   });
 
+  it("warns at start when Redis is unreachable, and rate-limits the repeated failures", async () => {
+    const bridge = await startBridgeProcess({ REDIS_URL: "redis://127.0.0.1:1", LOG_LEVEL: "info" });
+    cleanups.push(() => bridge.stop("SIGKILL"));
+    const body = JSON.stringify({ type: "actions", session_id: "ph-down", actions: [{ index: 0, description: "x", timestamp_start: now() }] });
+    for (let i = 0; i < 5; i++) expect((await fetch(`${bridge.url}/events`, { method: "POST", body, headers: { "content-type": "application/json" } })).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(bridge.logs.filter((l) => String(l.message).startsWith("REDIS_URL is configured but Redis is unreachable"))).toHaveLength(1);
+    // The poller tries every 500 ms and every request fails alike: one line each per window.
+    expect(bridge.logs.filter((l) => l.message === "polling for due sessions failed").length).toBeLessThanOrEqual(1);
+    expect(bridge.logs.filter((l) => l.message === "request not recorded")).toHaveLength(1);
+  });
+
   it("at LOG_LEVEL=info, logs no batch lines", async () => {
     const bridge = await startBridgeProcess({ LOG_LEVEL: "info" });
     cleanups.push(() => bridge.stop("SIGKILL"));
