@@ -145,6 +145,11 @@ describe("SSE pull mode", () => {
     connector.heartbeat();
     await vi.waitFor(async () => expect(JSON.stringify(await (await fetch(`${bridge.url}/inbox`)).json())).toContain("streamed"), { timeout: 5000 });
 
+    const streamMetrics = await (await fetch(`${bridge.url}/metrics`)).text();
+    expect(streamMetrics).toMatch(/^bridge_stream_connects_total 1$/m);
+    expect(streamMetrics).toMatch(/^bridge_stream_connected 1$/m);
+    expect(streamMetrics).toMatch(/^bridge_stream_heartbeats_total \d+$/m);
+
     connector.drop();
     await connector.waitForConnections(2);
     connector.send(JSON.parse(actionsBody("ph-sse", ["after reconnect"], 1)) as object);
