@@ -5,7 +5,7 @@ describe("loadConfig", () => {
   it("runs on embedded defaults", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 8787, host: "127.0.0.1", destination: "inbox", redisUrl: undefined, productId: "default" });
-    expect(config.intercom).toMatchObject({ apiBase: "https://api.intercom.io", version: "2.14", sessionAttribute: "session_id" });
+    expect(config.intercom).toMatchObject({ apiBase: "https://api.intercom.io", version: "2.16", sessionAttribute: "session_id" });
   });
 
   it("takes flags over environment variables", () => {

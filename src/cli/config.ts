@@ -80,7 +80,7 @@ export const SETTINGS = {
   INTERCOM_ADMIN_ID: { default: undefined, help: "admin who authors the notes" },
   INTERCOM_CLIENT_SECRET: { default: undefined, help: "verifies X-Hub-Signature on Intercom webhooks" },
   INTERCOM_API_BASE: { default: "https://api.intercom.io", help: "Intercom API base URL" },
-  INTERCOM_VERSION: { default: "2.14", help: "Intercom-Version header" },
+  INTERCOM_VERSION: { default: "2.16", help: "Intercom-Version header (2.16: the newest stable; skip_unsnooze needs \"Preview\")" },
   INTERCOM_SESSION_ATTRIBUTE: { default: "session_id", help: "conversation custom attribute holding the PostHog session id" },
   ZENDESK_API_BASE: { default: undefined, help: "e.g. https://acme.zendesk.com" },
   ZENDESK_EMAIL: { default: undefined, help: "agent email for the API token" },
