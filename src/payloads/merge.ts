@@ -65,7 +65,7 @@ function reindexed(a: SlimAction, index: number): SlimAction {
     if (value !== undefined) copy[key] = value;
   }
   // A re-assigned index is not the one sent: dedupe must not take it as the action's identity.
-  if (index !== a.index) markDefaulted(copy);
-  else keepDefaulted(a, copy);
+  keepDefaulted(a, copy);
+  if (index !== a.index) markDefaulted(copy, "index");
   return copy;
 }

@@ -258,28 +258,36 @@ function readSummary(body: JsonObject): SummaryPayload {
   };
 }
 
-/**
- * Actions whose `index` or `timestamp_start` was missing or unusable on the wire and was defaulted
- * to 0: "present" is not "defaulted", and dedupe must not key on a value nobody sent.
- */
-const defaulted = new WeakSet<object>();
+/** The fields whose defaulting dedupe must know about: "present" is not "defaulted". */
+export type IdentityField = "index" | "timestamp_start";
 
-/** Whether the parser defaulted this action's `index` or `timestamp_start` (it was not really sent). */
-export function wasDefaulted(action: object): boolean {
-  return defaulted.has(action);
+/**
+ * Actions whose `index` / `timestamp_start` was missing or unusable on the wire and was defaulted
+ * to 0 (or, for `index`, re-assigned by a merge): dedupe must not key on a value nobody sent.
+ */
+const defaultedIndex = new WeakSet<object>();
+const defaultedStart = new WeakSet<object>();
+
+/** Whether the parser defaulted this action's `field` (either field when omitted): it was not really sent. */
+export function wasDefaulted(action: object, field?: IdentityField): boolean {
+  if (field === "index") return defaultedIndex.has(action);
+  if (field === "timestamp_start") return defaultedStart.has(action);
+  return defaultedIndex.has(action) || defaultedStart.has(action);
 }
 
 /**
- * Marks `copy` as defaulted when `source` was: for code that copies parsed actions field by field
+ * Carries `source`'s defaulted marks to `copy`: for code that copies parsed actions field by field
  * (merging batches, parsing an already parsed payload again) and must keep what was really sent.
  */
 export function keepDefaulted(source: object, copy: object): void {
-  if (defaulted.has(source)) defaulted.add(copy);
+  if (defaultedIndex.has(source)) defaultedIndex.add(copy);
+  if (defaultedStart.has(source)) defaultedStart.add(copy);
 }
 
-/** Marks an action whose `index` was assigned here rather than sent (e.g. re-indexed by a merge). */
-export function markDefaulted(action: object): void {
-  defaulted.add(action);
+/** Marks a field (both when omitted) as assigned here rather than sent, e.g. an index re-assigned by a merge. */
+export function markDefaulted(action: object, field?: IdentityField): void {
+  if (field !== "timestamp_start") defaultedIndex.add(action);
+  if (field !== "index") defaultedStart.add(action);
 }
 
 function readAction(item: JsonObject, path = "action"): SlimAction {
@@ -298,7 +306,9 @@ function readAction(item: JsonObject, path = "action"): SlimAction {
     const value = own(item, key);
     if (value !== undefined) action[key] = optionalString(value, `${path}.${key}`);
   }
-  if (defaulted.has(item) || !isUsableNumber(own(item, "index")) || !isUsableNumber(own(item, "timestamp_start"))) defaulted.add(action);
+  keepDefaulted(item, action);
+  if (!isUsableNumber(own(item, "index"))) defaultedIndex.add(action);
+  if (!isUsableNumber(own(item, "timestamp_start"))) defaultedStart.add(action);
   return action;
 }
 
