@@ -8,9 +8,11 @@ import type { ByteBudget } from "./byte-budget.js";
 import { hasBearer, isLoopbackHostHeader } from "./exposure.js";
 import { ClientAbortError, HttpError, isJson, readBody, sendJson, toHttpError } from "./http.js";
 import type { Logger } from "./logger.js";
+import { openApiDocument } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import { verifyConnectorSignature } from "./signatures.js";
+import { packageVersion } from "./version.js";
 import { intercomWebhook, links, zendeskWebhook } from "./webhooks.js";
 
 /** A chatbot webhook route; the bridge mounts only its destination's. */
@@ -76,7 +78,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
   const context: AppContext = {
     ...options,
     refuse(route, message) {
-      options.metrics.authRefused.inc(1, { route });
+      options.metrics.authRefused.inc({ route });
       const suppressed = refusals.allow(route);
       if (suppressed !== null) options.logger.info("refused a request: bad signature or token", { route, reason: message, ...(suppressed > 0 ? { suppressed } : {}) });
       return new HttpError(401, "unauthorized", message);
@@ -88,8 +90,9 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
     const route = routes.get(path);
     void (async () => {
       if (path === "/metrics" && req.method === "GET") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(options.metrics.registry.render());
+        const text = await options.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": options.metrics.registry.contentType });
+        res.end(text);
         return;
       }
       let reply: Reply;
@@ -97,7 +100,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
         reply = await serve(context, route, path, req);
       } catch (error) {
         if (error instanceof ClientAbortError) {
-          options.metrics.clientAborts.inc(1, { route: route === undefined ? "unknown" : path });
+          options.metrics.clientAborts.inc({ route: route === undefined ? "unknown" : path });
           options.logger.debug("client disconnected mid-upload", { path });
           res.destroy();
           return;
@@ -114,7 +117,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
         if (httpError.field !== undefined) detail.field = httpError.field;
         reply = { status: httpError.status, body: { error: detail } };
       }
-      options.metrics.requests.inc(1, { route: route === undefined ? "unknown" : path, status: String(reply.status) });
+      options.metrics.requests.inc({ route: route === undefined ? "unknown" : path, status: String(reply.status) });
       // An unread body (refused before reading) must not keep the socket busy.
       const closes = reply.status === 413 || reply.status === 415 || (reply.status === 503 && !req.complete);
       if (!res.headersSent) sendJson(res, reply.status, reply.body, closes ? { connection: "close" } : {});
@@ -127,8 +130,10 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
 }
 
 function mountRoutes(o: BridgeAppOptions): Map<string, Route> {
+  const openApi = openApiDocument(packageVersion());
   const routes = new Map<string, Route>([
     ["/healthz", { method: "GET", handler: async () => ({ status: 200, body: { status: "ok" } }), body: "none" }],
+    ["/openapi.json", { method: "GET", handler: async () => ({ status: 200, body: openApi }), body: "none" }],
     ["/readyz", { method: "GET", handler: (c) => readiness(c), body: "none" }],
     ["/links", { method: "POST", handler: links, body: "json" }],
     ["/dead-letters", { method: "GET", handler: deadLetters, body: "none", admin: "read" }],
