@@ -53,7 +53,7 @@ function parse(argv: string[]) {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     const message = error instanceof Error ? error.message : String(error);
-    const flag = /'(-[^' ]*)/.exec(message)?.[1] ?? "";
+    const flag = /'(?:-\w, )?(-[^' ]*)/.exec(message)?.[1] ?? "";
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown flag ${flag}`);
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(/argument missing/.test(message) ? `${flag} needs a value` : `${flag} takes no value`);
     throw new UsageError(message);
