@@ -18,7 +18,6 @@ const strOrNull = { type: ["string", "null"] };
 const COMMON = {
   "400": error("malformed input; `error.field` names the field at fault"),
   "404": error("the route is not mounted with these settings"),
-  "405": error("wrong method for this path"),
   "408": error("the request was not sent within REQUEST_TIMEOUT_MS"),
   "413": error("the body is over MAX_BODY_BYTES"),
   "415": error("the body is not `Content-Type: application/json`"),
@@ -148,7 +147,7 @@ const paths: Record<string, Json> = {
 export function openApiDocument(version = "0.0.0"): Record<string, Json> {
   return structuredClone({
     openapi: "3.1.0",
-    info: { title: "autoplay-bridge", version, description: "The bridge service's HTTP surface. Only the routes of the configured setup are mounted; any other path answers 404." },
+    info: { title: "autoplay-bridge", version, description: "The bridge service's HTTP surface. Only the routes of the configured setup are mounted; any other path answers 404, and a described path called with another method 405, both with the Error body." },
     paths,
     components: {
       schemas,
