@@ -78,7 +78,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
   const context: AppContext = {
     ...options,
     refuse(route, message) {
-      options.metrics.authRefused.inc({ route });
+      options.metrics.authRefused.inc(1, { route });
       const suppressed = refusals.allow(route);
       if (suppressed !== null) options.logger.info("refused a request: bad signature or token", { route, reason: message, ...(suppressed > 0 ? { suppressed } : {}) });
       return new HttpError(401, "unauthorized", message);
@@ -100,7 +100,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
         reply = await serve(context, route, path, req);
       } catch (error) {
         if (error instanceof ClientAbortError) {
-          options.metrics.clientAborts.inc({ route: route === undefined ? "unknown" : path });
+          options.metrics.clientAborts.inc(1, { route: route === undefined ? "unknown" : path });
           options.logger.debug("client disconnected mid-upload", { path });
           res.destroy();
           return;
@@ -117,7 +117,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
         if (httpError.field !== undefined) detail.field = httpError.field;
         reply = { status: httpError.status, body: { error: detail } };
       }
-      options.metrics.requests.inc({ route: route === undefined ? "unknown" : path, status: String(reply.status) });
+      options.metrics.requests.inc(1, { route: route === undefined ? "unknown" : path, status: String(reply.status) });
       // An unread body (refused before reading) must not keep the socket busy.
       const closes = reply.status === 413 || reply.status === 415 || (reply.status === 503 && !req.complete);
       if (!res.headersSent) sendJson(res, reply.status, reply.body, closes ? { connection: "close" } : {});

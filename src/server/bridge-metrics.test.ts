@@ -40,8 +40,8 @@ describe("createBridgeMetrics", () => {
     await manager.onActions(batch("s2", []));
     await manager.onChatbotEvent("s1", "c1");
     await writer.onIdle();
-    metrics.requests.inc({ route: "/events", status: "202" });
-    metrics.authRefused.inc({ route: "/links" });
+    metrics.requests.inc(1, { route: "/events", status: "202" });
+    metrics.authRefused.inc(1, { route: "/links" });
     const before = await metrics.registry.metrics();
     expect(before).toMatch(/^bridge_actions_duplicate_total 1$/m);
     expect(before).toMatch(/^bridge_notes_posted_total 1$/m);

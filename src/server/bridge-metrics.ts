@@ -15,13 +15,22 @@ export interface BridgeMetrics {
   /** Serves `GET /metrics`: `await registry.metrics()`, content type `registry.contentType`. */
   readonly registry: Registry;
   /** HTTP requests by `route` and `status`. */
-  readonly requests: Counter<"route" | "status">;
+  readonly requests: LabeledCounter<"route" | "status">;
   /** New actions accepted from the connector (duplicates excluded). */
   readonly actionsReceived: Counter;
   /** Requests refused for a bad signature or token, by `route`. */
-  readonly authRefused: Counter<"route">;
+  readonly authRefused: LabeledCounter<"route">;
   /** Requests whose sender disconnected before its body arrived, by `route` (not errors). */
-  readonly clientAborts: Counter<"route">;
+  readonly clientAborts: LabeledCounter<"route">;
+}
+
+/** A counter by label set, as the handlers count: `inc(1, { route, status })`. */
+export interface LabeledCounter<L extends string> {
+  inc(value: number, labels: Record<L, string>): void;
+}
+
+function labeled<L extends string>(counter: Counter<L>): LabeledCounter<L> {
+  return { inc: (value, labels) => counter.inc(labels, value) };
 }
 
 /** What else the bridge can report besides the writer. */
@@ -67,7 +76,7 @@ export function createBridgeMetrics(writer: BaseChatbotWriter, sources: BridgeMe
     if ((event.error as { status?: unknown } | null)?.status === 429) rateLimited.inc();
   });
   writer.on("delivered", (event) => latency.observe(event.durationMs / 1000));
-  return { registry, requests, actionsReceived, authRefused, clientAborts };
+  return { registry, requests: labeled(requests), actionsReceived, authRefused: labeled(authRefused), clientAborts: labeled(clientAborts) };
 }
 
 function writerMetrics(registry: Registry, stats: () => WriterStats): void {

@@ -7,7 +7,7 @@
 export { createBridgeApp, type BridgeAppOptions, type WebhookKind } from "./app.js";
 export { createBridgeServer, type ServerLimits } from "./server.js";
 export { ByteBudget } from "./byte-budget.js";
-export { createBridgeMetrics, type BridgeMetrics, type BridgeMetricsSources } from "./bridge-metrics.js";
+export { createBridgeMetrics, type BridgeMetrics, type BridgeMetricsSources, type LabeledCounter } from "./bridge-metrics.js";
 export { HttpError } from "./http.js";
 export { InboxWriter, type InboxNote } from "./inbox-writer.js";
 export { createJsonLogger, redact, type Logger, type LogLevel } from "./logger.js";
