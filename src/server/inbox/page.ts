@@ -74,6 +74,7 @@ export const INBOX_PAGE_CSS = String.raw`:root {
   color: var(--ink); background: var(--bg);
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; padding: 20px 24px 32px; }
 code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px; }
 a { color: var(--accent); }
@@ -91,19 +92,21 @@ h1 .sub { color: var(--muted); font-weight: 500; }
 .token { display: flex; gap: 8px; align-items: center; margin: 0 0 16px; padding: 12px; background: var(--panel); border: 1px solid var(--line); border-radius: 10px; }
 .token .hint { color: var(--muted); }
 input { font: inherit; padding: 5px 8px; border: 1px solid #b8c0cc; border-radius: 6px; }
-.grid { display: grid; gap: 16px; grid-template-columns: minmax(0, 1.15fr) minmax(0, 1fr); grid-template-areas: "sessions conversations" "dead conversations"; align-items: start; }
+.grid { display: grid; gap: 16px; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); grid-template-rows: auto 1fr; grid-template-areas: "sessions conversations" "dead conversations"; align-items: start; }
 .sessions { grid-area: sessions; } .conversations { grid-area: conversations; } .dead { grid-area: dead; }
-@media (max-width: 960px) { .grid { grid-template-columns: minmax(0, 1fr); grid-template-areas: "sessions" "conversations" "dead"; } }
+@media (max-width: 1100px) { .grid { grid-template-columns: minmax(0, 1fr); grid-template-areas: "sessions" "conversations" "dead"; } }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 12px; padding: 14px 16px; box-shadow: 0 1px 2px rgba(20, 30, 50, 0.04); }
 h2 { font-size: 16px; margin: 0 0 10px; display: flex; align-items: center; gap: 8px; }
 .count { font-size: 12px; font-weight: 600; color: var(--muted); background: var(--bg); border-radius: 999px; padding: 1px 8px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 7px 8px; border-bottom: 1px solid var(--line); vertical-align: middle; }
-th { font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); font-weight: 600; }
+th, td { text-align: left; padding: 7px 6px; border-bottom: 1px solid var(--line); vertical-align: middle; }
+th { white-space: nowrap; font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; color: var(--muted); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:last-child td { border-bottom: 0; }
-td.id { max-width: 22ch; overflow-wrap: anywhere; }
+#sessions tbody tr { height: 46px; }
+td.id { white-space: nowrap; max-width: 24ch; overflow: hidden; text-overflow: ellipsis; }
+td.conv-cell { white-space: nowrap; }
 .badge { display: inline-block; font-size: 12px; font-weight: 600; padding: 1px 8px; border-radius: 999px; background: var(--bg); color: var(--muted); }
 .badge.linked { background: var(--ok-bg); color: var(--ok); }
 .badge.waiting { background: var(--wait-bg); color: var(--wait); }
@@ -192,7 +195,7 @@ export const INBOX_PAGE_JS = String.raw`"use strict";
 
   function clock(iso) {
     const d = new Date(iso);
-    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   }
 
   // Sessions ------------------------------------------------------------------------------
@@ -202,6 +205,7 @@ export const INBOX_PAGE_JS = String.raw`"use strict";
       row = { tr: el("tr"), cells: [] };
       for (let i = 0; i < 6; i++) row.cells.push(row.tr.appendChild(el("td")));
       row.cells[0].className = "id mono";
+      row.cells[2].className = "conv-cell";
       row.cells[3].className = "num";
       rows.set(s.session_id, row);
       const body = $("sessions").tBodies[0];
@@ -210,6 +214,7 @@ export const INBOX_PAGE_JS = String.raw`"use strict";
     row.data = s;
     const [id, state, conv, buffered, last, action] = row.cells;
     id.textContent = s.session_id;
+    id.title = s.session_id;
     state.replaceChildren(el("span", { className: "badge", text: s.state || "—" }));
     if (s.linked && s.conversation_id !== null) {
       conv.replaceChildren(el("span", { className: "badge linked", text: "linked" }), " ", el("a", { href: "#conv-" + encodeURIComponent(s.conversation_id), className: "mono", text: s.conversation_id }));
