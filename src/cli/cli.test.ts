@@ -26,7 +26,7 @@ describe("autoplay-bridge: the command line", () => {
   it("--help prints the usage with every setting on stdout and exits 0", async () => {
     const { code, stdout } = await runCli(["serve", "--help"]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^Usage: autoplay-bridge serve \[flags\]/);
+    expect(stdout).toMatch(/^Usage: autoplay-bridge serve \[--demo\] \[flags\]/);
     expect(stdout).toMatch(/--redis-url\s+REDIS_URL/);
   });
 
@@ -42,7 +42,7 @@ describe("autoplay-bridge: the command line", () => {
     expect(code).toBe(2);
     expect(stdout).toBe("");
     expect(stderr.split("\n")[0]).toBe(`autoplay-bridge: ${what}`);
-    expect(stderr).toContain("Usage: autoplay-bridge serve [flags]");
+    expect(stderr).toContain("Usage: autoplay-bridge serve [--demo] [flags]");
   });
 
   it("reports every missing or bad setting in one error, one line each, and exits 2", async () => {

@@ -24,8 +24,10 @@ function usage(): string {
     return `  ${flagOf(name).padEnd(30)} ${name.padEnd(28)} ${SETTINGS[name].help}${fallback === undefined ? "" : ` (default ${fallback})`}`;
   });
   return [
-    "Usage: autoplay-bridge serve [flags]",
+    "Usage: autoplay-bridge serve [--demo] [flags]",
     "       autoplay-bridge --version | --help",
+    "",
+    "  --demo                         replay a recorded stream of 4 users into the embedded inbox, looping (open http://127.0.0.1:8787/)",
     "",
     "Each flag may instead be given as the environment variable beside it:",
     ...rows,
@@ -40,6 +42,7 @@ class UsageError extends Error {}
 const SWITCHES = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
+  demo: { type: "boolean" },
 } as const;
 
 function parse(argv: string[]) {
@@ -75,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])} after serve`);
   const flags = Object.fromEntries(NAMES.map((name) => [name, values[flagOf(name).slice(2) as keyof typeof values] as string | undefined]));
   const config = loadConfig(process.env, flags);
-  const bridge = await startBridge(config);
+  const bridge = await startBridge(config, { demo: values.demo === true });
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: string) => {
