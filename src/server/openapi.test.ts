@@ -11,6 +11,8 @@ import { createTestWriter, type RecordingChatbotWriter } from "../testing/index.
 import { createBridgeApp, type BridgeAppOptions } from "./app.js";
 import { createBridgeMetrics } from "./bridge-metrics.js";
 import { ByteBudget } from "./byte-budget.js";
+import { createInboxPage } from "./inbox/index.js";
+import { InboxWriter } from "./inbox-writer.js";
 import { createJsonLogger } from "./logger.js";
 import { openApiDocument } from "./openapi.js";
 import { MemoryReplayGuard } from "./replay-guard.js";
@@ -28,15 +30,19 @@ const doc = openApiDocument() as { paths: Record<string, Record<string, { respon
 interface Bridge {
   base: string;
   writer: RecordingChatbotWriter;
+  inbox?: InboxWriter;
   close(): Promise<void>;
 }
 const bridges: Bridge[] = [];
 let ready = true;
 
-async function startBridge(overrides: Partial<BridgeAppOptions> = {}): Promise<Bridge> {
+async function startBridge(overrides: Partial<BridgeAppOptions> = {}, withPage = false): Promise<Bridge> {
   const writer = createTestWriter({ postLinkDebounceMs: 10 });
-  const manager = new AutoplayChatbotManager({ writer });
+  const inbox = withPage ? new InboxWriter({ productId: "p", postLinkDebounceMs: 10 }) : undefined;
+  const manager = new AutoplayChatbotManager({ writer: inbox ?? writer });
+  const page = inbox === undefined ? undefined : createInboxPage(inbox, manager);
   const app = createBridgeApp({
+    inboxPage: page?.routes,
     manager,
     logger: createJsonLogger({ level: "error", write: () => undefined }),
     metrics: createBridgeMetrics(writer, { defaultMetrics: false }),
@@ -58,7 +64,9 @@ async function startBridge(overrides: Partial<BridgeAppOptions> = {}): Promise<B
   const bridge = {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     writer,
+    inbox,
     close: async () => {
+      page?.close();
       await manager.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -131,6 +139,43 @@ const zendesk = (ticketId: unknown, sessionId: string) => {
 };
 const links = (body: unknown, token = "link-token"): Call => ({ method: "POST", path: "/links", headers: json({ authorization: `Bearer ${token}` }), body: JSON.stringify(body) });
 
+interface Frame {
+  event: string;
+  data: unknown;
+}
+
+/** Opens the SSE feed, checks its status and content type against the description, and collects its frames. */
+async function openFeed(bridge: Bridge): Promise<{ frames: Frame[]; close(): void }> {
+  const frames: Frame[] = [];
+  const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+    const req = request(`${bridge.base}/inbox/feed`, { headers: ADMIN }, resolve);
+    req.on("error", reject);
+    req.end();
+  });
+  const media = doc.paths["/inbox/feed"]?.get?.responses[String(res.statusCode)]?.content?.[String(res.headers["content-type"]).split(";")[0] ?? ""];
+  expect(media, `GET /inbox/feed → ${res.statusCode} ${res.headers["content-type"]}`).toBeDefined();
+  seen.add(`GET /inbox/feed ${res.statusCode}`);
+  const schemas = (media as unknown as { "x-sse-events": Record<string, Record<string, unknown>> })["x-sse-events"];
+  let buffered = "";
+  res.setEncoding("utf8");
+  res.on("data", (chunk: string) => {
+    buffered += chunk;
+    const blocks = buffered.split("\n\n");
+    buffered = blocks.pop() ?? "";
+    for (const block of blocks) {
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event === undefined || data === undefined) continue; // retry: and keep-alive comments
+      const parsed = JSON.parse(data) as unknown;
+      const schema = schemas[event];
+      expect(schema, `feed event ${event} not described`).toBeDefined();
+      expect(checkSchema(schema ?? {}, parsed, doc as unknown as Record<string, unknown>), `feed event ${event}`).toEqual([]);
+      frames.push({ event, data: parsed });
+    }
+  });
+  return { frames, close: () => res.destroy() };
+}
+
 describe("the OpenAPI description matches the real answers", () => {
   it("POST /events: accepted, duplicate, ignored and every refusal", async () => {
     const batch = actions("s-ev", ["a", "b"]);
@@ -180,6 +225,25 @@ describe("the OpenAPI description matches the real answers", () => {
     expect((await call({ method: "POST", path: "/dead-letters/redrive", headers: json(ADMIN), body: JSON.stringify({ ids: ["nope"] }) })).body).toEqual({ requeued: 0, actions: 0, missing: ["nope"] });
     expect((await call({ method: "POST", path: "/dead-letters/redrive", headers: ADMIN })).body).toMatchObject({ requeued: 1, missing: [] });
     expect((await call({ method: "POST", path: "/dead-letters/redrive" })).status).toBe(401);
+  });
+
+  it("the live inbox page, its feed frames and Open chat", async () => {
+    const inbox = await startBridge({}, true);
+    for (const path of ["/", "/inbox/app.js", "/inbox/app.css"]) expect((await call({ method: "GET", path, bridge: inbox })).status).toBe(200);
+    expect((await call({ method: "GET", path: "/", headers: { host: "evil.example" }, bridge: inbox })).status).toBe(403);
+    const feed = await openFeed(inbox);
+    await vi.waitFor(() => expect(feed.frames.map((f) => f.event)).toContain("snapshot"));
+    await call({ ...events(actions("s-page", ["Opened Billing"])), bridge: inbox });
+    await vi.waitFor(() => expect(feed.frames.map((f) => f.event)).toContain("session"));
+    const openChat = (sessionId: unknown, headers = json(ADMIN)): Call => ({ method: "POST", path: "/inbox/open-chat", headers, body: JSON.stringify({ session_id: sessionId }), bridge: inbox });
+    expect((await call(openChat("s-page"))).body).toMatchObject({ status: "linked", session_id: "s-page" });
+    await vi.waitFor(() => expect(feed.frames.map((f) => f.event)).toContain("note"));
+    expect((await call(openChat("s-page"))).status).toBe(409);
+    expect((await call(openChat("s-unknown"))).status).toBe(404);
+    expect((await call(openChat(""))).status).toBe(400);
+    expect((await call(openChat("s-page", { "content-type": "text/plain", ...ADMIN }))).status).toBe(415);
+    expect((await call(openChat("s-page", json()))).status).toBe(401);
+    feed.close();
   });
 
   it("health, readiness, metrics and the description itself", async () => {

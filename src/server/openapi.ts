@@ -14,6 +14,26 @@ const str = { type: "string" };
 const int = { type: "integer", minimum: 0 };
 const strOrNull = { type: ["string", "null"] };
 
+/** The feed's frames (docs: README, "The inbox feed"): the `data:` of each is one line of JSON. */
+const FEED_FRAMES = [
+  "`snapshot`: InboxSnapshot, first on every connection (and again after a reconnect).",
+  "`session`: SessionView, a session appeared or changed.",
+  "`session-removed`: {session_id}, a session was forgotten.",
+  "`note`: {conversation_id, note: NoteView}, a note was posted.",
+  "`redacted`: {conversation_id, note_id}, a note was removed.",
+  "`dead-letters`: {count, dead_letters: [DeadLetter]}, the dead letters changed.",
+].join(" ");
+
+/** Each feed frame's `event:` name → the schema of its `data:` JSON. */
+const FEED_EVENTS = {
+  snapshot: ref("InboxSnapshot"),
+  session: ref("SessionView"),
+  "session-removed": { type: "object", required: ["session_id"], properties: { session_id: str }, additionalProperties: false },
+  note: { type: "object", required: ["conversation_id", "note"], properties: { conversation_id: str, note: ref("NoteView") }, additionalProperties: false },
+  redacted: { type: "object", required: ["conversation_id", "note_id"], properties: { conversation_id: str, note_id: str }, additionalProperties: false },
+  "dead-letters": ref("DeadLetters"),
+};
+
 /** Answers every JSON route may give besides its own. */
 const COMMON = {
   "400": error("malformed input; `error.field` names the field at fault"),
@@ -96,6 +116,27 @@ const schemas: Record<string, Json> = {
     },
   },
   DeadLetters: { type: "object", required: ["count", "dead_letters"], properties: { count: int, dead_letters: { type: "array", items: ref("DeadLetter") } }, additionalProperties: false },
+  SessionView: {
+    type: "object",
+    required: ["session_id", "state", "linked", "conversation_id", "buffered_actions", "last_activity_at"],
+    properties: { session_id: str, state: strOrNull, linked: { type: "boolean" }, conversation_id: strOrNull, buffered_actions: int, last_activity_at: { type: "string", format: "date-time" } },
+    additionalProperties: false,
+  },
+  NoteView: {
+    type: "object",
+    required: ["id", "session_id", "kind", "body", "at"],
+    properties: { id: str, session_id: str, kind: { enum: ["flush", "debounced", null] }, body: str, at: { type: "string", format: "date-time" } },
+    additionalProperties: false,
+  },
+  ConversationView: { type: "object", required: ["conversation_id", "session_id", "notes"], properties: { conversation_id: str, session_id: strOrNull, notes: { type: "array", items: ref("NoteView") } }, additionalProperties: false },
+  InboxSnapshot: {
+    type: "object",
+    required: ["sessions", "conversations", "dead_letters"],
+    properties: { sessions: { type: "array", items: ref("SessionView") }, conversations: { type: "array", items: ref("ConversationView") }, dead_letters: { type: "array", items: ref("DeadLetter") } },
+    additionalProperties: false,
+  },
+  OpenChatRequest: { type: "object", required: ["session_id"], properties: { session_id: str } },
+  ChatOpened: { type: "object", required: ["status", "session_id", "conversation_id"], properties: { status: { const: "linked" }, session_id: str, conversation_id: str }, additionalProperties: false },
   RedriveRequest: { type: "object", properties: { ids: { type: "array", items: { type: "string", minLength: 1 } } } },
   RedriveOutcome: { type: "object", required: ["requeued", "actions", "missing"], properties: { requeued: int, actions: int, missing: { type: "array", items: str } }, additionalProperties: false },
 };
@@ -135,6 +176,38 @@ const paths: Record<string, Json> = {
       security: [{ adminToken: [] }],
       requestBody: body(ref("RedriveRequest"), false),
       responses: { "200": json(ref("RedriveOutcome"), "re-driven"), ...ADMIN, ...COMMON },
+    },
+  },
+  "/": {
+    get: {
+      summary: "the live inbox page (DESTINATION=inbox): sessions, conversations and dead letters, updated live; its script and style are /inbox/app.js and /inbox/app.css",
+      responses: { "200": { description: "the page", content: { "text/html": { schema: str } } }, ...ADMIN },
+    },
+  },
+  "/inbox/app.js": { get: { summary: "the inbox page's script", responses: { "200": { description: "JavaScript", content: { "text/javascript": { schema: str } } }, ...ADMIN } } },
+  "/inbox/app.css": { get: { summary: "the inbox page's style", responses: { "200": { description: "CSS", content: { "text/css": { schema: str } } }, ...ADMIN } } },
+  "/inbox/feed": {
+    get: {
+      summary: "the inbox page's server-sent events (admin): first `snapshot`, then `session`, `session-removed`, `note`, `redacted` and `dead-letters` frames",
+      description: FEED_FRAMES,
+      security: [{}, { adminToken: [] }],
+      responses: { "200": { description: "an event stream: `event: <name>` and `data: <JSON>` per frame, `: keep-alive` comments", content: { "text/event-stream": { schema: str, "x-sse-events": FEED_EVENTS } } }, ...ADMIN, "503": COMMON["503"] },
+    },
+  },
+  "/inbox/open-chat": {
+    post: {
+      summary: "Open chat: a new local conversation, linked to the session through the manager as a webhook would (admin; same-origin)",
+      security: [{}, { adminToken: [] }],
+      requestBody: body(ref("OpenChatRequest")),
+      responses: {
+        "200": json(ref("ChatOpened"), "linked: the pre-link buffer goes out as the flush note"),
+        "400": COMMON["400"],
+        ...ADMIN,
+        "404": error("no such session on the inbox page"),
+        "409": error("the session is already linked"),
+        "415": COMMON["415"],
+        "503": COMMON["503"],
+      },
     },
   },
   "/healthz": { get: { summary: "liveness", responses: { "200": json(ref("Status"), "alive") } } },
