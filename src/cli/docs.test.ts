@@ -1,0 +1,32 @@
+/** The operator docs list every setting as the code has it: `.env.example` and the README's configuration table. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT } from "../server/test-support/child-node.js";
+import { flagOf, loadConfig, SETTINGS, type SettingName } from "./config.js";
+
+const NAMES = Object.keys(SETTINGS) as SettingName[];
+const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
+
+describe("docs of the settings", () => {
+  it(".env.example lists every setting once, with its default, and loads as the defaults do", () => {
+    const lines = read(".env.example").split("\n");
+    const entries = lines.filter((l) => /^[A-Z][A-Z0-9_]*=/.test(l)).map((l) => l.split("=", 2) as [string, string]);
+    expect(entries.map(([name]) => name).sort()).toEqual([...NAMES].sort());
+    for (const [name, value] of entries) expect([name, value]).toEqual([name, SETTINGS[name as SettingName].default ?? ""]);
+    // Every entry has its comment on the line above.
+    for (const [name] of entries) expect(lines[lines.findIndex((l) => l.startsWith(`${name}=`)) - 1]).toMatch(/^# /);
+    expect(loadConfig(Object.fromEntries(entries))).toEqual(loadConfig({}));
+  });
+
+  it("the README's configuration table has a row per setting with its flag and default", () => {
+    const readme = read("README.md");
+    for (const name of NAMES) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`${name}\` |`));
+      expect(row, name).toBeDefined();
+      expect(row).toContain(`| \`${flagOf(name)}\` |`);
+      const fallback = SETTINGS[name].default;
+      if (fallback !== undefined) expect(row, name).toContain(`| \`${fallback}\` |`);
+    }
+  });
+});
