@@ -78,6 +78,7 @@ describe("the live inbox (GET /) in Chromium", () => {
 
     // For the screenshot: a few more notes of maya's.
     await conversation.locator("li.note").nth(2).waitFor({ timeout: 30_000 }).catch(() => undefined);
+    await page.evaluate("document.activeElement && document.activeElement.blur()");
     mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     expect(dialogs).toEqual([]);
