@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { Locator } from "playwright-core";
 import { launchChromium, startCli, type Cli } from "./support.js";
 
@@ -18,12 +18,14 @@ const countIs = (l: Locator, n: number) => expect.poll(() => l.count(), { timeou
 const HEADER = /^session_id: (\S+)\ntimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n\n\[1\] /;
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT === "1" ? fileURLToPath(new URL("../../docs/assets/inbox.png", import.meta.url)) : join(tmpdir(), "bridge-inbox.png");
 
-let browser: Awaited<ReturnType<typeof launchChromium>>;
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const clis: Cli[] = [];
 
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 90_000);
+/** Launched by the first test that needs it, so a missing Chromium fails each test (never a silent skip). */
+async function context() {
+  browser ??= await launchChromium();
+  return browser.context;
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -32,9 +34,10 @@ afterAll(async () => {
 
 describe("the live inbox (GET /) in Chromium", () => {
   it("serve --demo: sessions appear, Open chat posts the flush note, then a debounced note follows", async () => {
+    await context();
     const cli = await startCli(["--demo"]);
     clis.push(cli);
-    const page = await browser.context.newPage();
+    const page = await (await context()).newPage();
     const dialogs: string[] = [];
     page.on("dialog", (d) => void d.dismiss().then(() => dialogs.push(d.message())));
     await page.goto(`${cli.url}/`);
@@ -78,6 +81,7 @@ describe("the live inbox (GET /) in Chromium", () => {
 
     // For the screenshot: a few more notes of maya's.
     await conversation.locator("li.note").nth(2).waitFor({ timeout: 30_000 }).catch(() => undefined);
+    await page.evaluate("document.activeElement && document.activeElement.blur()");
     mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     expect(dialogs).toEqual([]);
@@ -85,6 +89,7 @@ describe("the live inbox (GET /) in Chromium", () => {
   }, 150_000);
 
   it("escapes markup in session ids, descriptions and conversation ids (no dialog, no injected element)", async () => {
+    await context();
     const cli = await startCli([]);
     clis.push(cli);
     const now = Math.floor(Date.now() / 1000);
@@ -99,7 +104,7 @@ describe("the live inbox (GET /) in Chromium", () => {
     // The first session is linked by a webhook to a conversation whose id is markup too.
     expect(await post("/webhooks/intercom", { type: "notification_event", id: "n-1", topic: "conversation.user.created", data: { item: { type: "conversation", id: conversationId, custom_attributes: { session_id: script } } } })).toBe(200);
 
-    const page = await browser.context.newPage();
+    const page = await (await context()).newPage();
     const dialogs: string[] = [];
     page.on("dialog", (d) => void d.dismiss().then(() => dialogs.push(d.message())));
     await page.goto(`${cli.url}/`);
