@@ -121,6 +121,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
   try {
     await listen(server, config);
   } catch (error) {
+    // Nothing was accepted yet: release what was built, so a caller may try another port.
+    page?.close();
     await manager.close().catch(() => undefined);
     await redis?.close().catch(() => undefined);
     throw error;
