@@ -14,7 +14,23 @@ export class ConfigError extends Error {
   }
 }
 
+import { isLoopbackAddress } from "../server/exposure.js";
+
 export type Destination = "inbox" | "intercom" | "zendesk" | "http";
+
+/** Which routes are mounted and who may reach them, derived from the settings (SPEC §9). */
+export interface Exposure {
+  /** Bound to loopback only (HOST is 127.0.0.0/8, ::1 or localhost). */
+  loopback: boolean;
+  /** Whether POST /events is mounted: always in push mode; in pull mode only with CONNECTOR_SECRET. */
+  events: boolean;
+  /** The chatbot webhook route mounted: the destination's own (inbox: the Intercom-shaped one). */
+  webhooks: Array<"intercom" | "zendesk">;
+  /** Mounted routes without a secret, each with the setting that would sign it. */
+  unsigned: Array<{ route: string; setting: string }>;
+  /** Whether those routes take unsigned requests (ALLOW_UNSIGNED, or the inbox default on loopback). */
+  allowUnsigned: boolean;
+}
 
 /** Validated settings. */
 export interface BridgeConfig {
@@ -31,10 +47,20 @@ export interface BridgeConfig {
   zendesk: { apiBase: string | undefined; email: string | undefined; apiToken: string | undefined; webhookSecret: string | undefined; minSpacingMs: number };
   httpBridge: { url: string | undefined; token: string | undefined };
   linkToken: string | undefined;
+  /** Bearer token of /inbox and /dead-letters. */
+  adminToken: string | undefined;
+  /** Routes and access, derived from the settings above. */
+  exposure: Exposure;
+  maxInFlightBytes: number;
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  connectorSilenceTimeoutMs: number;
   logLevel: "debug" | "info" | "warn" | "error";
   maxBodyBytes: number;
   postLinkDebounceMs: number;
   postTimeoutMs: number;
+  platformRequestTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
 
@@ -48,12 +74,13 @@ export const SETTINGS = {
   CONNECTOR_SECRET: { default: undefined, help: "HMAC secret of the connector's push signature (X-Connector-Signature)" },
   CONNECTOR_STREAM_URL: { default: undefined, help: "connector SSE stream URL: enables pull mode" },
   CONNECTOR_TOKEN: { default: undefined, help: "bearer token for the SSE stream" },
+  CONNECTOR_SILENCE_TIMEOUT_MS: { default: "90000", help: "an SSE stream silent this long (no frame, no heartbeat) is reconnected" },
   DESTINATION: { default: "inbox", help: "inbox | intercom | zendesk | http" },
   INTERCOM_TOKEN: { default: undefined, help: "Intercom access token" },
   INTERCOM_ADMIN_ID: { default: undefined, help: "admin who authors the notes" },
   INTERCOM_CLIENT_SECRET: { default: undefined, help: "verifies X-Hub-Signature on Intercom webhooks" },
   INTERCOM_API_BASE: { default: "https://api.intercom.io", help: "Intercom API base URL" },
-  INTERCOM_VERSION: { default: "2.14", help: "Intercom-Version header" },
+  INTERCOM_VERSION: { default: "2.16", help: "Intercom-Version header (2.16: the newest stable; skip_unsnooze needs \"Preview\")" },
   INTERCOM_SESSION_ATTRIBUTE: { default: "session_id", help: "conversation custom attribute holding the PostHog session id" },
   ZENDESK_API_BASE: { default: undefined, help: "e.g. https://acme.zendesk.com" },
   ZENDESK_EMAIL: { default: undefined, help: "agent email for the API token" },
@@ -63,10 +90,17 @@ export const SETTINGS = {
   HTTP_BRIDGE_URL: { default: undefined, help: "endpoint of a home-made bot (DESTINATION=http)" },
   HTTP_BRIDGE_TOKEN: { default: undefined, help: "bearer token for HTTP_BRIDGE_URL" },
   LINK_TOKEN: { default: undefined, help: "bearer token for POST /links; unset = /links disabled" },
+  ADMIN_TOKEN: { default: undefined, help: "bearer token for GET /inbox, GET /dead-letters, POST /dead-letters/redrive" },
+  ALLOW_UNSIGNED: { default: "false", help: "true = mounted routes without a secret accept unsigned requests (never in production)" },
   LOG_LEVEL: { default: "info", help: "debug | info | warn | error" },
   MAX_BODY_BYTES: { default: "1048576", help: "largest request body accepted" },
+  MAX_INFLIGHT_BYTES: { default: undefined, help: "request body bytes buffered across requests at most, 503 beyond (default max(32 MiB, 2 × MAX_BODY_BYTES))" },
+  MAX_CONNECTIONS: { default: "1024", help: "open connections at most; further ones are closed" },
+  HEADERS_TIMEOUT_MS: { default: "5000", help: "time a client has to send the request headers" },
+  REQUEST_TIMEOUT_MS: { default: "15000", help: "time a client has to send the whole request" },
   POST_LINK_DEBOUNCE_MS: { default: "150", help: "quiet time that ends a post-link note" },
-  POST_TIMEOUT_MS: { default: "10000", help: "a platform call slower than this is retried" },
+  POST_TIMEOUT_MS: { default: "10000", help: "a platform call slower than this is logged as slow (it is still awaited: it may land)" },
+  PLATFORM_REQUEST_TIMEOUT_MS: { default: "30000", help: "longest one HTTP request to the platform may take; a hung request then fails and is retried (keep above POST_TIMEOUT_MS)" },
   SHUTDOWN_TIMEOUT_MS: { default: "10000", help: "bound on the drain at SIGTERM" },
 } as const satisfies Record<string, { default: string | undefined; help: string }>;
 
@@ -83,6 +117,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     const value = flags[name] ?? env[name] ?? SETTINGS[name].default;
     return value === "" ? undefined : value;
   };
+  const maxBodyBytes = integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 64 * 1024 * 1024);
+  const inFlight = raw("MAX_INFLIGHT_BYTES");
   const config: BridgeConfig = {
     port: integer("PORT", raw("PORT"), 0, 65_535),
     host: raw("HOST") ?? "127.0.0.1",
@@ -110,10 +146,18 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     },
     httpBridge: { url: url("HTTP_BRIDGE_URL", raw("HTTP_BRIDGE_URL"), ["http:", "https:"]), token: raw("HTTP_BRIDGE_TOKEN") },
     linkToken: raw("LINK_TOKEN"),
+    adminToken: raw("ADMIN_TOKEN"),
+    exposure: { loopback: true, events: true, webhooks: [], unsigned: [], allowUnsigned: false },
+    maxInFlightBytes: inFlight === undefined ? Math.max(32 * 1024 * 1024, 2 * maxBodyBytes) : integer("MAX_INFLIGHT_BYTES", inFlight, maxBodyBytes, 2 ** 40),
+    maxConnections: integer("MAX_CONNECTIONS", raw("MAX_CONNECTIONS"), 1, 1_000_000),
+    headersTimeoutMs: integer("HEADERS_TIMEOUT_MS", raw("HEADERS_TIMEOUT_MS"), 100, 600_000),
+    requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", raw("REQUEST_TIMEOUT_MS"), 100, 3_600_000),
+    connectorSilenceTimeoutMs: integer("CONNECTOR_SILENCE_TIMEOUT_MS", raw("CONNECTOR_SILENCE_TIMEOUT_MS"), 1_000, 3_600_000),
     logLevel: oneOf("LOG_LEVEL", raw("LOG_LEVEL"), ["debug", "info", "warn", "error"] as const),
-    maxBodyBytes: integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 64 * 1024 * 1024),
+    maxBodyBytes,
     postLinkDebounceMs: integer("POST_LINK_DEBOUNCE_MS", raw("POST_LINK_DEBOUNCE_MS"), 0, 600_000),
     postTimeoutMs: integer("POST_TIMEOUT_MS", raw("POST_TIMEOUT_MS"), 1, 600_000),
+    platformRequestTimeoutMs: integer("PLATFORM_REQUEST_TIMEOUT_MS", raw("PLATFORM_REQUEST_TIMEOUT_MS"), 1, 3_600_000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", raw("SHUTDOWN_TIMEOUT_MS"), 0, 600_000),
   };
   requireFor(config.destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");
@@ -124,7 +168,30 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   );
   requireFor(config.destination === "http", { HTTP_BRIDGE_URL: config.httpBridge.url }, "DESTINATION=http");
   requireFor(config.connectorStreamUrl !== undefined, { CONNECTOR_TOKEN: config.connectorToken }, "CONNECTOR_STREAM_URL");
+  if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError("HEADERS_TIMEOUT_MS", "must not exceed REQUEST_TIMEOUT_MS");
+  config.exposure = exposureOf(config, oneOf("ALLOW_UNSIGNED", raw("ALLOW_UNSIGNED"), ["true", "false"] as const) === "true");
   return config;
+}
+
+/**
+ * Which routes are mounted, and whether the service may start: outside the embedded inbox on
+ * loopback, a mounted route without its secret stops the start unless ALLOW_UNSIGNED=true.
+ */
+function exposureOf(config: BridgeConfig, allowUnsignedSetting: boolean): Exposure {
+  const loopback = isLoopbackAddress(config.host);
+  const events = config.connectorStreamUrl === undefined || config.connectorSecret !== undefined;
+  const webhooks: Exposure["webhooks"] = config.destination === "zendesk" ? ["zendesk"] : config.destination === "http" ? [] : ["intercom"];
+  const unsigned: Exposure["unsigned"] = [];
+  if (events && config.connectorSecret === undefined) unsigned.push({ route: "POST /events", setting: "CONNECTOR_SECRET" });
+  if (webhooks.includes("intercom") && config.intercom.clientSecret === undefined) unsigned.push({ route: "POST /webhooks/intercom", setting: "INTERCOM_CLIENT_SECRET" });
+  if (webhooks.includes("zendesk") && config.zendesk.webhookSecret === undefined) unsigned.push({ route: "POST /webhooks/zendesk", setting: "ZENDESK_WEBHOOK_SECRET" });
+  const allowUnsigned = allowUnsignedSetting || (config.destination === "inbox" && loopback);
+  const first = unsigned[0];
+  if (first !== undefined && !allowUnsigned) {
+    const why = config.destination === "inbox" ? `with DESTINATION=inbox bound beyond loopback (HOST=${config.host})` : `with DESTINATION=${config.destination}`;
+    throw new ConfigError(first.setting, `required ${why}: ${first.route} would accept unsigned requests (ALLOW_UNSIGNED=true accepts them anyway)`);
+  }
+  return { loopback, events, webhooks, unsigned, allowUnsigned };
 }
 
 /** Every secret value of a config, for log redaction. */
@@ -138,6 +205,7 @@ export function secretsOf(config: BridgeConfig): string[] {
     config.zendesk.webhookSecret,
     config.httpBridge.token,
     config.linkToken,
+    config.adminToken,
   ];
   return values.filter((v): v is string => v !== undefined);
 }

@@ -9,6 +9,14 @@ import { ConfigError, flagOf, loadConfig, SETTINGS, type SettingName } from "./c
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 
+/** Exit code of a forced exit (third signal): the drain did not finish. */
+const FORCED_EXIT_CODE = 1;
+
+/** Signal handling logs before and after the bridge's logger exists: plain JSON lines on stderr. */
+function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+}
+
 function usage(): string {
   const rows = NAMES.map((name) => {
     const fallback = SETTINGS[name].default;
@@ -35,16 +43,26 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, flags);
   const bridge = await startBridge(config);
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: `received ${signal}` })}\n`);
-      bridge.close().then(resolve, (error: unknown) => {
-        process.stderr.write(`${JSON.stringify({ level: "error", message: "shutdown failed", error: String(error) })}\n`);
-        process.exitCode = 1;
-        resolve();
-      });
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals === 1) {
+        log("info", `received ${signal}: draining (bounded by SHUTDOWN_TIMEOUT_MS)`);
+        bridge.close().then(resolve, (error: unknown) => {
+          log("error", "shutdown failed", { error: String(error) });
+          process.exitCode = 1;
+          resolve();
+        });
+      } else if (signals === 2) {
+        // A second Ctrl-C is often impatience: the drain goes on, and only a third one forces exit.
+        log("warn", `received ${signal} again: still draining; a third signal forces exit and loses pending work`, bridge.atRisk());
+      } else {
+        log("error", `received ${signal} a third time: forced exit before the drain finished`, bridge.atRisk());
+        process.exit(FORCED_EXIT_CODE);
+      }
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
   });
   return process.exitCode === 1 ? 1 : 0;
 }

@@ -89,12 +89,17 @@ export class MetricsRegistry {
     return this.#add(new Gauge(name, help, read, "counter"));
   }
 
+  /** Lines rendered by `render` when scraped (metrics whose set is known only then); "" for none. */
+  custom(render: () => string): void {
+    this.#add({ render });
+  }
+
   histogram(name: string, help: string, buckets: readonly number[]): Histogram {
     return this.#add(new Histogram(name, help, buckets));
   }
 
   render(): string {
-    return `${this.#metrics.map((m) => m.render()).join("\n")}\n`;
+    return `${this.#metrics.map((m) => m.render()).filter((text) => text !== "").join("\n")}\n`;
   }
 
   #add<T extends Metric>(metric: T): T {

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { mergeActionsPayloads } from "../payloads/merge.js";
 import { parseActionsPayload } from "../payloads/parse.js";
 import { dedupeHashes, dedupeIds, hasWireIdentity } from "./action-identity.js";
 import { SeenIds } from "./seen-ids.js";
@@ -21,10 +22,14 @@ describe("dedupe ids", () => {
     expect(dedupeIds(parseActionsPayload(body(1)).actions)).toEqual(dedupeIds(parseActionsPayload(body(2)).actions));
   });
 
-  it("does not key on an index or timestamp the parser defaulted: those actions are identified by their batch", () => {
+  it("does not key on an index or timestamp the parser defaulted", () => {
     const [noIndex] = parseActionsPayload({ session_id: "s", actions: [{ timestamp_start: 1718000000, description: "a" }] }).actions;
     const [noTime] = parseActionsPayload({ session_id: "s", actions: [{ index: 1, description: "a" }] }).actions;
-    expect(hasWireIdentity(noIndex!)).toBe(false);
+    const [zeroIndex] = parseActionsPayload({ session_id: "s", actions: [{ index: 0, timestamp_start: 1718000000, description: "a" }] }).actions;
+    // A sent time identifies an action; a defaulted index 0 is not the same as a sent index 0.
+    expect(hasWireIdentity(noIndex!)).toBe(true);
+    expect(dedupeIds([noIndex!])).not.toEqual(dedupeIds([zeroIndex!]));
+    // Without a sent time, the action is identified by its batch.
     expect(hasWireIdentity(noTime!)).toBe(false);
     // The same description twice in one batch without identity: two actions, two ids.
     const twice = parseActionsPayload({ session_id: "s", actions: [{ description: "Next" }, { description: "Next" }] }).actions;
@@ -32,6 +37,14 @@ describe("dedupe ids", () => {
     // …and a replay of that batch maps onto the same two ids.
     const again = parseActionsPayload({ session_id: "s", actions: [{ description: "Next" }, { description: "Next" }] }).actions;
     expect(dedupeIds(again)).toEqual(dedupeIds(twice));
+  });
+
+  it("recognises a replay that a merge re-indexed, by the sent time and content", () => {
+    const first = parseActionsPayload({ session_id: "s", actions: [{ index: 7, timestamp_start: 1718000000.25, description: "a" }] });
+    const merged = mergeActionsPayloads([parseActionsPayload({ session_id: "s", actions: [{ description: "z", timestamp_start: 1718000000 }] }), first]);
+    expect(merged.actions[1]!.index).toBe(1);
+    const original = parseActionsPayload({ session_id: "s", actions: [{ timestamp_start: 1718000000.25, description: "a" }] });
+    expect(dedupeIds([merged.actions[1]!])).toEqual(dedupeIds(original.actions));
   });
 
   it("marks items that are not actions with an empty id", () => {

@@ -6,12 +6,13 @@ import type { NoteAction } from "../payloads/types.js";
  * instances, a re-sent batch with a new `forwarded_at`) count once, while distinct actions are
  * never merged. Both delivery engines use these ids.
  *
- * - An action that really carries its wire identity (an integer `index` and a positive
- *   `timestamp_start`, both sent, not defaulted by the lenient parser) is identified by them
- *   *and* by its content (type, description, URL, end time): two different actions that share
- *   an index and a whole-second stamp stay distinct.
- * - An action without that identity can only be recognised as part of the same batch again:
- *   its id is the batch's content fingerprint plus its position in the batch.
+ * - An action whose `timestamp_start` was really sent (a positive number the lenient parser did
+ *   not default) is identified by it, its `index` when that was sent too (a merge that re-indexes
+ *   does not count), and its content (type, description, URL, end time): two different actions
+ *   that share an index and a whole-second stamp stay distinct; two actions equal in every field
+ *   sent are one action sent twice.
+ * - An action without a sent time can only be recognised as part of the same batch again: its
+ *   id is the batch's content fingerprint plus its position in the batch.
  *
  * Ids are 53-bit hashes (as numbers here, in base 36 for Redis: about 11 characters): a collision between two
  * distinct actions of one session within the dedupe window is about 1 in 10^12.
@@ -31,7 +32,8 @@ export function dedupeHashes(actions: readonly NoteAction[]): number[] {
       continue;
     }
     if (hasWireIdentity(action)) {
-      ids[i] = hash53(`i\u0000${String(action.index)}\u0000${String(action.timestamp_start)}\u0000${contentOf(action)}`);
+      const index = hasWireIndex(action) ? String(action.index) : "";
+      ids[i] = hash53(`i\u0000${index}\u0000${String(action.timestamp_start)}\u0000${contentOf(action)}`);
     } else {
       batch ??= batchFingerprint(actions);
       ids[i] = hash53(`b\u0000${batch}\u0000${i}`);
@@ -40,18 +42,16 @@ export function dedupeHashes(actions: readonly NoteAction[]): number[] {
   return ids;
 }
 
-/** Whether the action's `index` and `timestamp_start` were really sent (and are usable as identity). */
+/** Whether the action's `timestamp_start` was really sent and can identify it. */
 export function hasWireIdentity(action: NoteAction): boolean {
-  const { index, timestamp_start: start } = action;
-  return (
-    typeof index === "number" &&
-    Number.isInteger(index) &&
-    index >= 0 &&
-    typeof start === "number" &&
-    Number.isFinite(start) &&
-    start > 0 &&
-    !wasDefaulted(action)
-  );
+  const start = action.timestamp_start;
+  return typeof start === "number" && Number.isFinite(start) && start > 0 && !wasDefaulted(action, "timestamp_start");
+}
+
+/** Whether the action's `index` was really sent (not defaulted, not re-assigned by a merge). */
+function hasWireIndex(action: NoteAction): boolean {
+  const index = action.index;
+  return typeof index === "number" && Number.isInteger(index) && index >= 0 && !wasDefaulted(action, "index");
 }
 
 function contentOf(action: NoteAction): string {
