@@ -12,3 +12,4 @@ export {
   type SummaryLlm,
 } from "./session-summarizer.js";
 export { AgentContextWriter, type AgentContextWriterOptions } from "./agent-context-writer.js";
+export { LlmRequestError, openAiChatLlm, type OpenAiChatOptions } from "./openai-chat.js";
