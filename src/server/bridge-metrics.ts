@@ -1,3 +1,4 @@
+import type { SummarizerStats } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { MetricsRegistry, type Counter } from "./metrics.js";
@@ -19,6 +20,8 @@ export interface BridgeMetricsSources {
   inFlight?: ByteBudget;
   /** The connector stream's counters (pull mode), read when scraped. */
   stream?: () => object | undefined;
+  /** The summarizer's counters (summaries on), read when scraped. */
+  summarizer?: () => SummarizerStats | null;
 }
 
 const STREAM_GAUGES = new Set(["queued", "queuedActions", "connected", "consecutiveFailures"]);
@@ -42,6 +45,16 @@ export function createBridgeMetrics(writer: BaseChatbotWriter, sources: BridgeMe
   registry.counterFrom("bridge_notes_throttled_total", "posts held back by per-conversation spacing", () => stats().throttled);
   registry.counterFrom("bridge_sessions_unlinked_total", "sessions unlinked because their conversation was gone", () => stats().unlinked);
   registry.gauge("bridge_dead_letters", "dead letters held now", () => stats().deadLetters);
+  registry.counterFrom("bridge_summaries_posted_total", "summary notes the platform confirmed", () => stats().summariesPosted);
+  registry.counterFrom("bridge_summaries_failed_total", "summary notes dead-lettered (nothing redacted)", () => stats().summariesFailed);
+  registry.counterFrom("bridge_redactions_total", "notes redacted after their summary was confirmed", () => stats().redactions);
+  registry.counterFrom("bridge_redactions_retried_total", "failed redactions tried again", () => stats().redactionRetries);
+  registry.counterFrom("bridge_redactions_failed_total", "redactions given up", () => stats().redactionsFailed);
+  const summarizer = sources.summarizer;
+  if (summarizer !== undefined) {
+    registry.counterFrom("bridge_llm_summaries_total", "summaries the LLM wrote", () => summarizer()?.summaries ?? 0);
+    registry.counterFrom("bridge_llm_failures_total", "LLM calls that failed or timed out (history kept)", () => summarizer()?.llmFailures ?? 0);
+  }
   registry.gauge("bridge_coalescing_ratio", "actions delivered per note", () => stats().actionsDelivered / Math.max(1, stats().notesPosted));
   registry.gauge("bridge_sessions", "sessions tracked by this process", () => stats().sessions);
   const budget = sources.inFlight;

@@ -129,6 +129,11 @@ export abstract class BaseChatbotWriter {
     return this.#engine.summarize({ sessionId, body, coverage });
   }
 
+  /** Whether this writer's delivery engine can run the summary overwrite step ({@link postSummary}). */
+  get supportsSummaries(): boolean {
+    return this.#engine.summarize !== undefined;
+  }
+
   /** Posts every owed or debounced note now; resolves when those posts have settled. */
   flush(): Promise<void> {
     return this.#engine.flush();

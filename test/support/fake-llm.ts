@@ -10,7 +10,7 @@ export interface LlmRequest {
 }
 
 /** What the fake answers to the next request: a status (with headers and body), or a summary text. */
-export type LlmReply = { status: number; headers?: Record<string, string>; body?: string } | { text: string } | { hang: true };
+export type LlmReply = { status: number; headers?: Record<string, string>; body?: string } | { text: string; delayMs?: number } | { hang: true };
 
 /**
  * A local OpenAI-compatible chat completions server (`POST /v1/chat/completions`) for tests:
@@ -63,6 +63,7 @@ export class FakeLlmServer {
       res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers }).end(reply.body ?? "{}");
       return;
     }
+    if (reply.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
     const answer = {
       id: `chatcmpl-${this.requests.length}`,
       object: "chat.completion",
