@@ -1,14 +1,17 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { WriterClosedError } from "../errors.js";
 import { formatNoteColumns } from "../note/format.js";
+import { MAX_TIMER_MS } from "../option-checks.js";
 import type { NoteAction } from "../payloads/types.js";
 import type { DeliveryEngine, DeliveryEngineFactory, DeliveryHost, RedriveOutcome, WriteOutcome } from "../writer/delivery-engine.js";
 import type { CloseSummary, DeadLetter, NoteKind } from "../writer/events.js";
-import type { RedisCommands } from "./commands.js";
+import { RedisUnavailableError, type RedisCommands } from "./commands.js";
 import { RedisConnection } from "./connection.js";
-import { CLAIM, CONFIRM, DEAD_LETTER, LINK, RETRY, TAKE_PARTS, WRITE } from "./delivery-scripts.js";
+import { CLAIM, CONFIRM, DEAD_LETTER, LINK, RENEW, RETRY, TAKE_PARTS, WRITE } from "./delivery-scripts.js";
 import { DeliveryKeys } from "./delivery-keys.js";
 import { decodeEntries, encodeActions } from "./entries.js";
+import { EvictionPolicyCheck } from "./eviction-policy.js";
+import { RedisDeadLetters } from "./redis-dead-letters.js";
 
 /** Options of the Redis delivery engine. */
 export interface RedisDeliveryOptions {
@@ -20,33 +23,47 @@ export interface RedisDeliveryOptions {
   connection?: RedisConnection;
   /** Prefix of every key. Processes sharing deliveries must use the same one. @default "autoplay:delivery:" */
   keyPrefix?: string;
-  /** Time to live of a session's delivery keys, refreshed on every write, in seconds. @default 86_400 */
+  /** Time to live of a linked session's delivery keys, refreshed on every write, in seconds. @default 86_400 */
   ttlSeconds?: number;
   /** How often this process looks for due sessions nobody is handling (crash recovery), in ms. @default 500 */
   pollIntervalMs?: number;
-  /** A claim's lease is twice `postTimeoutMs` plus this, in ms: after it another process may re-deliver. @default 5_000 */
+  /** A claim's lease is twice `postTimeoutMs` plus this, in ms; renewed while the call is pending. @default 5_000 */
   leaseMarginMs?: number;
-  /** Dead letters kept in the shared Redis list. @default 10_000 */
-  maxDeadLetters?: number;
+  /**
+   * Refuse to work (every call rejects with `RedisEvictionPolicyError`) unless the server's
+   * `maxmemory-policy` is `noeviction`; when false, another policy is logged as an error once.
+   * @default false
+   */
+  requireNoEviction?: boolean;
   /** Bound on each Redis command, in ms. @default 2_000 */
   commandTimeoutMs?: number;
 }
 
-/** A claimed note: the caller holds the session's lease until it confirms, retries or dead-letters. */
+/** A claimed note: the claim's holder posts it, then records exactly one outcome. */
 interface Claim {
+  /** This claim's id: the lease holder's name, and how outcome steps recognise a re-run. */
+  id: string;
   kind: NoteKind;
   conversationId: string;
   attempt: number;
+  /** The note's id, its idempotency key: the same on every retry of a frozen note. */
+  noteId: string;
+  /** The note's first try, epoch ms. */
+  heldSince: number;
   descriptions: string[];
   starts: number[];
 }
 
+/** How many times a CLAIM whose reply was lost is re-run at once before the session is woken later. */
+const CLAIM_TRIES = 4;
+
 /**
- * Delivery through Redis: buffers, debounce deadlines, leases and part ids live in Redis, so any
- * number of processes can share the work and a restart loses nothing. Each step is one Lua
- * script; `writeActions` costs one round trip. A session is posted by at most one process at a
- * time (a lease); a process that dies mid-post leaves its claimed actions to be re-delivered
- * once the lease expires (at-least-once).
+ * Delivery through Redis: buffers, debounce deadlines, leases, part ids and dead letters live in
+ * Redis, so any number of processes can share the work and a restart loses nothing. Each step is
+ * one Lua script; `writeActions` costs one round trip. A session is posted by at most one claim at
+ * a time (a lease, renewed while its call is pending); every outcome step is idempotent per claim
+ * id and retried until its outcome is known; a process that dies mid-post leaves its claimed note
+ * to be re-delivered (same body, same idempotency key) once the lease expires.
  */
 export class RedisDelivery implements DeliveryEngine {
   readonly #host: DeliveryHost;
@@ -55,17 +72,23 @@ export class RedisDelivery implements DeliveryEngine {
   readonly #keys: DeliveryKeys;
   readonly #ttlMs: number;
   readonly #leaseMs: number;
-  readonly #maxDead: number;
-  readonly #token = randomUUID();
+  readonly #dead: RedisDeadLetters;
+  readonly #policy: EvictionPolicyCheck;
   /** Local wake-ups: session -> when this process should try to claim it. */
   readonly #wakes = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   /** Sessions this process is claiming or posting right now. */
   readonly #busy = new Map<string, Promise<boolean>>();
+  /** Claim ids whose CLAIM outcome is unknown (reply lost): the next try re-runs the same claim. */
+  readonly #openClaims = new Map<string, string>();
+  /** Sessions whose claimed note's call or outcome step has not settled yet. */
+  readonly #unsettled = new Set<string>();
   readonly #poller: NodeJS.Timeout;
   #idleWaiters: Array<() => void> = [];
   #closing = false;
-  /** Set when close()'s bound ran out: drain loops stop claiming new notes. */
+  /** Set when close()'s drain ran out of time: no new note is claimed. */
   #drainStopped = false;
+  /** Set when close()'s bound ran out: nothing more is claimed, recorded or awaited. */
+  #abandoned = false;
 
   constructor(host: DeliveryHost, options: RedisDeliveryOptions = {}) {
     this.#host = host;
@@ -73,9 +96,13 @@ export class RedisDelivery implements DeliveryEngine {
     this.#redis = options.connection ?? new RedisConnection({ url: options.url, client: options.client, commandTimeoutMs: options.commandTimeoutMs });
     this.#keys = new DeliveryKeys(options.keyPrefix ?? "autoplay:delivery:");
     this.#ttlMs = positive("ttlSeconds", options.ttlSeconds ?? 86_400) * 1000;
-    // A post may take postTimeoutMs, plus as long again waiting for a timed-out call to land.
     this.#leaseMs = 2 * host.options.postTimeoutMs + positive("leaseMarginMs", options.leaseMarginMs ?? 5_000);
-    this.#maxDead = positive("maxDeadLetters", options.maxDeadLetters ?? 10_000);
+    this.#dead = new RedisDeadLetters(this.#redis, this.#keys, () => host.log("error", "unreadable dead letter in Redis skipped", {}));
+    this.#policy = new EvictionPolicyCheck(this.#redis, options.requireNoEviction === true, (policy) =>
+      host.log("error", "Redis maxmemory-policy is not noeviction: under memory pressure Redis may drop buffered actions without a trace", {
+        policy, recommended: "noeviction",
+      }),
+    );
     const pollMs = positive("pollIntervalMs", options.pollIntervalMs ?? 500);
     this.#poller = setInterval(() => this.#poll(), pollMs);
     this.#poller.unref();
@@ -90,44 +117,58 @@ export class RedisDelivery implements DeliveryEngine {
   }
 
   get deadLetterCount(): number {
-    return 0;
+    return this.#dead.count;
   }
 
-  async deadLetters(): Promise<DeadLetter[]> {
-    return [];
+  deadLetters(): Promise<DeadLetter[]> {
+    return this.#dead.list();
   }
 
-  async takeDeadLetters(): Promise<DeadLetter[]> {
-    return [];
+  takeDeadLetters(): Promise<DeadLetter[]> {
+    return this.#dead.take();
   }
 
-  async redriveDeadLetters(_ids?: readonly string[]): Promise<RedriveOutcome> {
-    return { requeued: 0, actions: 0, missing: [] };
+  async redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome> {
+    if (this.#closing) throw new WriterClosedError();
+    await this.#ready();
+    const o = this.#host.options;
+    const args = { now: o.now(), debounceMs: o.postLinkDebounceMs, maxWaitMs: o.maxWaitMs, ttlMs: this.#ttlMs, preLinkWindowMs: o.preLinkWindowMs };
+    return this.#dead.redrive(ids, args, (sessionId, at) => this.#schedule(sessionId, at));
   }
 
   async writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome> {
     if (this.#closing) throw new WriterClosedError();
-    const now = this.#host.options.now();
+    const o = this.#host.options;
+    const now = o.now();
     const args = this.#common(sessionId, now, conversationId ?? "");
-    encodeActions(actions, now / 1000, args);
-    const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), args)) as [number, number, string, number, number];
+    args.push(o.dedupeWindowMs, o.maxDedupeIds, o.preLinkWindowMs);
+    if (encodeActions(actions, now / 1000, args) === 0) return { accepted: 0, duplicates: 0, trimmed: 0 };
+    if (!this.#policy.passed) await this.#ready();
+    const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), args)) as [number, number, string, number, number, number, number];
     const trimmed = Number(reply[4]);
+    const duplicates = Number(reply[5]);
     this.#host.stats.actionsTrimmed += trimmed;
-    if (Number(reply[3]) > 0) {
+    if (duplicates > 0) {
+      this.#host.stats.actionsDuplicate += duplicates;
+      this.#host.events.emit("duplicates", { sessionId, count: duplicates });
+    }
+    if (Number(reply[6]) === 1) {
       // This write made the first link and moved the pre-link buffer into a flush note.
       this.#host.events.emit("linked", { sessionId, conversationId: reply[2], bufferedActions: Number(reply[3]) });
     }
     this.#schedule(sessionId, Number(reply[1]));
-    return { accepted: Number(reply[0]), duplicates: 0, trimmed };
+    return { accepted: Number(reply[0]), duplicates, trimmed };
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
     if (this.#closing) throw new WriterClosedError();
+    await this.#ready();
     const now = this.#host.options.now();
-    const [flushed, at] = (await LINK.run(this.#redis, this.#keys.session(sessionId), this.#common(sessionId, now, conversationId))) as [number, number];
-    if (Number(flushed) < 0) return;
-    this.#host.events.emit("linked", { sessionId, conversationId, bufferedActions: Number(flushed) });
-    this.#schedule(sessionId, Number(at));
+    const reply = (await LINK.run(this.#redis, this.#keys.session(sessionId), this.#common(sessionId, now, conversationId))) as number[];
+    if (Number(reply[0]) < 0) return;
+    this.#host.stats.actionsTrimmed += Number(reply[2]);
+    this.#host.events.emit("linked", { sessionId, conversationId, bufferedActions: Number(reply[0]) });
+    this.#schedule(sessionId, Number(reply[1]));
   }
 
   async flush(): Promise<void> {
@@ -158,25 +199,35 @@ export class RedisDelivery implements DeliveryEngine {
 
   /**
    * Stops intake and polling, posts what this process knows to be owed (without waiting for
-   * debounces), bounded by `closeTimeoutMs`. Work still in Redis is not lost: another process,
-   * or this one after a restart, delivers it.
+   * debounces) and awaits calls in flight, all within `closeTimeoutMs`. At the bound it stops
+   * waiting: a claimed note not yet confirmed stays claimable in Redis (its lease runs out, then
+   * another process or the next start re-delivers it with the same idempotency key).
    */
   async close(): Promise<CloseSummary> {
     this.#closing = true;
     clearInterval(this.#poller);
+    const deadline = Date.now() + this.#host.options.closeTimeoutMs;
     const deadLetteredBefore = this.#host.stats.deadLettered;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#host.options.closeTimeoutMs)));
-    await Promise.race([this.flush().catch((error: unknown) => this.#report("drain at close failed", error)), timeout]);
-    clearTimeout(timer);
-    // Whatever is not claimed yet stays in Redis for another process or the next start; posts
-    // already in flight are awaited below so their confirmations are recorded.
+    await within(this.flush().catch((error: unknown) => this.#report("drain at close failed", error)), deadline);
     this.#drainStopped = true;
+    const left = new Set(this.#wakes.keys());
     for (const wake of this.#wakes.values()) clearTimeout(wake.timer);
     this.#wakes.clear();
-    await Promise.all(this.#busy.values());
-    if (this.#ownsConnection) await this.#redis.close();
-    return { deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 0, unlinkedSessions: 0 };
+    await within(Promise.all(this.#busy.values()), deadline);
+    this.#abandoned = true;
+    for (const sid of this.#unsettled) left.add(sid);
+    for (const sid of this.#openClaims.keys()) left.add(sid);
+    const unconfirmed = this.#unsettled.size;
+    if (unconfirmed > 0) {
+      this.#host.log("warn", "closed with notes unconfirmed; they stay claimable in Redis and are re-delivered after their lease", {
+        unconfirmed, sessions: [...this.#unsettled],
+      });
+    }
+    if (this.#ownsConnection) await this.#redis.close(Math.max(0, deadline - Date.now()));
+    this.#checkIdle();
+    return {
+      deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unconfirmed, leftInRedis: left.size, unlinkedActions: 0, unlinkedSessions: 0,
+    };
   }
 
   /** ARGV shared by WRITE and LINK. */
@@ -185,13 +236,17 @@ export class RedisDelivery implements DeliveryEngine {
     return [sessionId, now, conversationId, (now - o.preLinkWindowMs) / 1000, o.postLinkDebounceMs, o.maxWaitMs, this.#ttlMs];
   }
 
+  #ready(): Promise<void> {
+    return this.#policy.passed ? Promise.resolve() : this.#policy.run();
+  }
+
   /** Wake this process at `at` (epoch ms) to claim the session; -1 means nothing to do. */
   #schedule(sessionId: string, at: number): void {
     if (at < 0 || this.#closing) return;
     const existing = this.#wakes.get(sessionId);
     if (existing !== undefined && existing.at <= at) return;
     if (existing !== undefined) clearTimeout(existing.timer);
-    const delay = Math.max(0, at - this.#host.options.now());
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.#host.options.now()));
     const timer = setTimeout(() => {
       this.#wakes.delete(sessionId);
       if (this.#drainStopped) return;
@@ -204,18 +259,20 @@ export class RedisDelivery implements DeliveryEngine {
   /**
    * Claims and posts the session's next note unless this process is already on it; resolves to
    * whether a note was claimed. Failures are logged: the session stays due in Redis and the
-   * poller picks it up again.
+   * poller (or a wake-up) picks it up again.
    */
   #attempt(sessionId: string, force: boolean): Promise<boolean> {
     const running = this.#busy.get(sessionId);
     if (running !== undefined) return running.then(() => true);
     const work = this.#claimAndPost(sessionId, force)
       .catch((error: unknown) => {
-        this.#report("delivery step failed; the session stays due", error, sessionId);
+        if (!this.#abandoned) this.#report("delivery step failed; the session stays due", error, sessionId);
         return false;
       })
       .finally(() => {
         this.#busy.delete(sessionId);
+        // Past close()'s bound an unsettled note stays counted as unconfirmed.
+        if (!this.#abandoned) this.#unsettled.delete(sessionId);
         this.#checkIdle();
       });
     this.#busy.set(sessionId, work);
@@ -231,42 +288,97 @@ export class RedisDelivery implements DeliveryEngine {
     }
   }
 
-  /** One claim, one post, one outcome script. Returns whether a note was claimed. */
+  /** One claim, one post, one outcome step. Returns whether a note was claimed. */
   async #claimAndPost(sessionId: string, force: boolean): Promise<boolean> {
+    if (!this.#policy.passed) await this.#ready();
+    const claim = await this.#claim(sessionId, force);
+    if (claim === null) return false;
     const o = this.#host.options;
+    const binSeconds = claim.kind === "flush" ? o.binSeconds : 0;
+    // Deterministic in the claimed entries: a frozen note is posted again byte for byte.
+    const body = formatNoteColumns(sessionId, claim.descriptions, claim.starts, binSeconds, o.now() / 1000);
+    this.#unsettled.add(sessionId);
+    let slow = false;
+    let renewal: NodeJS.Timeout | undefined;
+    const onSlow = () => {
+      slow = true;
+      // One session never has two calls that may land: keep the lease while this one is pending.
+      const renew = () => void this.#renew(sessionId, claim.id);
+      renew();
+      renewal = setInterval(renew, Math.max(10, Math.floor(this.#leaseMs / 3)));
+      renewal.unref();
+    };
+    const started = o.now();
+    let partId: string | null;
+    try {
+      partId = await this.#host.post({
+        conversationId: claim.conversationId, body, sessionId, attempt: claim.attempt, idempotencyKey: claim.noteId, onSlow,
+      });
+    } catch (error) {
+      clearInterval(renewal);
+      if (!this.#abandoned) await this.#onFailure(sessionId, claim, body, error, slow);
+      return true;
+    } finally {
+      clearInterval(renewal);
+    }
+    if (!this.#abandoned) await this.#confirm(sessionId, claim, partId, o.now() - started);
+    return true;
+  }
+
+  /** Runs CLAIM, re-running it with the same claim id while its reply is lost. Null: nothing claimed. */
+  async #claim(sessionId: string, force: boolean): Promise<Claim | null> {
+    const o = this.#host.options;
+    const claimId = this.#openClaims.get(sessionId) ?? newClaimId();
+    this.#openClaims.set(sessionId, claimId);
     const keys = this.#keys.session(sessionId);
-    const now = o.now();
-    const reply = (await CLAIM.run(this.#redis, keys, [
-      sessionId, now, this.#token, this.#leaseMs, o.maxNoteActions, o.maxNoteChars, o.postLinkDebounceMs, o.maxWaitMs, force ? 1 : 0, this.#ttlMs,
-    ])) as unknown[];
+    let reply: unknown[];
+    try {
+      reply = (await this.#untilKnown(
+        () => CLAIM.run(this.#redis, keys, [sessionId, o.now(), claimId, this.#leaseMs, o.maxNoteActions, o.maxNoteChars, o.postLinkDebounceMs, o.maxWaitMs, force ? 1 : 0, this.#ttlMs]),
+        CLAIM_TRIES,
+      )) as unknown[];
+    } catch (error) {
+      // The claim may have been made: try again soon with the same id rather than wait for a lease.
+      this.#wakeSoon(sessionId);
+      throw error;
+    }
+    this.#openClaims.delete(sessionId);
     if (Number(reply[0]) !== 1) {
       const at = Number(reply[1]);
-      if (at > now) this.#schedule(sessionId, at); // not due yet (a later write moved it)
-      return false;
+      if (at > o.now()) this.#schedule(sessionId, at); // not due yet (a later write moved it)
+      return null;
     }
-    const claim = parseClaim(reply);
-    const binSeconds = claim.kind === "flush" ? o.binSeconds : 0;
-    const body = formatNoteColumns(sessionId, claim.descriptions, claim.starts, binSeconds, o.now() / 1000);
-    let partId: string | null;
-    const started = o.now();
+    const { descriptions, starts } = decodeEntries(reply.slice(6) as string[]);
+    return {
+      id: claimId,
+      kind: reply[1] === "flush" ? "flush" : "debounced",
+      conversationId: String(reply[2]),
+      attempt: Number(reply[3]),
+      noteId: String(reply[4]),
+      heldSince: Number(reply[5]),
+      descriptions,
+      starts,
+    };
+  }
+
+  async #renew(sessionId: string, claimId: string): Promise<void> {
     try {
-      partId = await this.#host.post({ conversationId: claim.conversationId, body, sessionId, attempt: claim.attempt, idempotencyKey: randomUUID() });
+      const reply = (await RENEW.run(this.#redis, this.#keys.session(sessionId), [sessionId, claimId, this.#host.options.now(), this.#leaseMs])) as number[];
+      if (Number(reply[0]) !== 1) this.#host.log("warn", "lease lost while the call was pending; another process may post this session", { sessionId });
     } catch (error) {
-      await this.#onFailure(sessionId, claim, body, error);
-      return true;
+      this.#report("renewing the lease of a pending call failed", error, sessionId);
     }
-    await this.#confirm(sessionId, claim, partId, o.now() - started);
-    return true;
   }
 
   async #confirm(sessionId: string, claim: Claim, partId: string | null, durationMs: number): Promise<void> {
     const o = this.#host.options;
-    const args = [sessionId, this.#token, o.now(), o.postLinkDebounceMs, o.maxWaitMs, partId ?? "", this.#ttlMs];
-    // The platform has the note: keep trying to record that until the lease would run out, so a
-    // Redis blip does not turn into a duplicate note.
-    const reply = (await this.#untilLeaseEnds(() => CONFIRM.run(this.#redis, this.#keys.session(sessionId), args))) as [number, number];
+    const keys = this.#keys.session(sessionId);
+    // The platform has the note: keep trying to record that until the outcome is known.
+    const reply = (await this.#settle(sessionId, () =>
+      CONFIRM.run(this.#redis, keys, [sessionId, claim.id, o.now(), o.postLinkDebounceMs, o.maxWaitMs, partId ?? "", this.#ttlMs]),
+    )) as [number, number];
     if (Number(reply[0]) !== 1) {
-      this.#host.log("warn", "lease lost before the note was confirmed; it may be delivered twice", { sessionId });
+      this.#host.log("warn", "lease lost before the note was confirmed; it may be delivered twice", { sessionId, idempotencyKey: claim.noteId });
       return;
     }
     this.#host.stats.notesPosted++;
@@ -279,17 +391,20 @@ export class RedisDelivery implements DeliveryEngine {
     this.#schedule(sessionId, Number(reply[1]));
   }
 
-  async #onFailure(sessionId: string, claim: Claim, body: string, error: unknown): Promise<void> {
+  async #onFailure(sessionId: string, claim: Claim, body: string, error: unknown, slow: boolean): Promise<void> {
     const o = this.#host.options;
-    const decision = this.#host.decide(error, claim.attempt, o.now());
-    if (decision.kind === "retry" && !decision.counted) this.#host.stats.throttled++;
+    const decision = this.#host.decide(error, claim.attempt, claim.heldSince);
+    const held = decision.kind === "retry" && !decision.counted;
+    if (held) this.#host.stats.throttled++;
     else this.#host.stats.postFailures++;
     const keys = this.#keys.session(sessionId);
-    const now = o.now();
     if (decision.kind === "retry") {
-      const args = [sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0, this.#ttlMs];
-      const reply = (await RETRY.run(this.#redis, keys, args)) as number[];
-      if (Number(reply[0]) !== 1) return;
+      // A call that may have landed freezes the note: the retry posts the same body with the same key.
+      const frozen = !held && (slow || !hasStatus(error));
+      const now = o.now();
+      const args = [sessionId, claim.id, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0, frozen ? 1 : 0, this.#ttlMs];
+      const reply = (await this.#settle(sessionId, () => RETRY.run(this.#redis, keys, args))) as number[];
+      if (Number(reply[0]) !== 1) return this.#host.log("warn", "lease lost before a failed post was recorded", { sessionId });
       if (decision.counted) this.#host.stats.retries++;
       this.#host.events.emit("retrying", {
         sessionId, conversationId: claim.conversationId, kind: claim.kind, attempt: claim.attempt, delayMs: decision.delayMs, error,
@@ -297,8 +412,9 @@ export class RedisDelivery implements DeliveryEngine {
       this.#schedule(sessionId, Number(reply[1]));
       return;
     }
+    const now = o.now();
     const letter: DeadLetter = {
-      id: randomUUID(),
+      id: claim.id,
       sessionId,
       conversationId: claim.conversationId,
       reason: decision.reason,
@@ -309,32 +425,55 @@ export class RedisDelivery implements DeliveryEngine {
       body,
       at: now,
     };
-    const reply = (await DEAD_LETTER.run(this.#redis, keys, [
-      sessionId, this.#token, now, o.postLinkDebounceMs, o.maxWaitMs, JSON.stringify(letter), this.#maxDead,
-    ])) as number[];
-    if (Number(reply[0]) !== 1) return;
+    const gone = decision.reason === "conversation_gone";
+    const args = [
+      sessionId, claim.id, now, o.postLinkDebounceMs, o.maxWaitMs, JSON.stringify(letter), o.maxDeadLetters, o.maxDeadLetterBytes,
+      gone ? 1 : 0, (now - o.preLinkWindowMs) / 1000, o.preLinkWindowMs, this.#ttlMs,
+    ];
+    const reply = (await this.#settle(sessionId, () => DEAD_LETTER.run(this.#redis, keys, args))) as number[];
+    if (Number(reply[0]) !== 1) return this.#host.log("warn", "lease lost before a dead letter was recorded", { sessionId, letter: letter.id });
+    this.#host.stats.deadLettersEvicted += Number(reply[2]);
+    this.#dead.count = Number(reply[5]);
     this.#host.reportDeadLetter(letter);
+    if (gone) {
+      this.#host.stats.actionsTrimmed += Number(reply[4]);
+      this.#host.stats.unlinked++;
+      this.#host.events.emit("unlinked", {
+        sessionId, conversationId: claim.conversationId, reason: "conversation_gone", error: letter.error, bufferedActions: Number(reply[3]),
+      });
+    }
     this.#schedule(sessionId, Number(reply[1]));
   }
 
-  async #untilLeaseEnds<T>(step: () => Promise<T>): Promise<T> {
-    const deadline = this.#host.options.now() + this.#leaseMs;
-    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+  /** Runs an outcome step until its outcome is known (or close() gives up); the session is then settled. */
+  async #settle<T>(sessionId: string, step: () => Promise<T>): Promise<T> {
+    const result = await this.#untilKnown(step, Number.POSITIVE_INFINITY);
+    this.#unsettled.delete(sessionId);
+    return result;
+  }
+
+  /** Re-runs an idempotent step while Redis is unreachable (its reply may have been lost). */
+  async #untilKnown<T>(step: () => Promise<T>, tries: number): Promise<T> {
+    for (let attempt = 1, delay = 50; ; attempt++, delay = Math.min(delay * 2, 1000)) {
       try {
         return await step();
       } catch (error) {
-        if (this.#host.options.now() + delay >= deadline) throw error;
+        if (!(error instanceof RedisUnavailableError) || attempt >= tries || this.#abandoned) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+  }
+
+  #wakeSoon(sessionId: string): void {
+    this.#schedule(sessionId, this.#host.options.now() + 500);
   }
 
   /** Finds sessions that are due and not handled here: other processes' expired leases, lost wake-ups. */
   #poll(): void {
     if (this.#closing) return;
     const now = this.#host.options.now();
-    this.#redis
-      .sendCommand(["ZRANGEBYSCORE", this.#keys.due, "-inf", String(now), "LIMIT", "0", "100"])
+    this.#ready()
+      .then(() => this.#redis.sendCommand(["ZRANGEBYSCORE", this.#keys.due, "-inf", String(now), "LIMIT", "0", "100"]))
       .then((ids) => {
         for (const sid of ids as string[]) if (!this.#busy.has(sid) && !this.#wakes.has(sid)) void this.#attempt(sid, false);
       })
@@ -350,16 +489,32 @@ export class RedisDelivery implements DeliveryEngine {
   }
 
   #checkIdle(): void {
-    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    if (this.#idleWaiters.length === 0 || !(this.#isIdle() || this.#abandoned)) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
 }
 
-function parseClaim(reply: unknown[]): Claim {
-  const { descriptions, starts } = decodeEntries(reply.slice(4) as string[]);
-  return { kind: reply[1] === "flush" ? "flush" : "debounced", conversationId: String(reply[2]), attempt: Number(reply[3]), descriptions, starts };
+/** 96 random bits: names one claim, and the note it starts (the idempotency key). */
+function newClaimId(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+/** Whether the platform answered (an error with a numeric `status`): then the call did not land. */
+function hasStatus(error: unknown): boolean {
+  return error !== null && typeof error === "object" && typeof (error as { status?: unknown }).status === "number";
+}
+
+/** Waits for `work` until the wall-clock `deadline` (epoch ms), whichever comes first. */
+async function within(work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+  try {
+    await Promise.race([work, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function positive(name: string, value: number): number {
