@@ -51,7 +51,8 @@ for i = 0, count - 1 do
     duplicates = duplicates + 1
   else
     known[id] = true
-    added[#added + 1] = now
+    -- A thousandth of a ms apart, so the oldest of one batch is forgotten first, too.
+    added[#added + 1] = string.format('%.3f', now + #added * 0.0005)
     added[#added + 1] = id
     if conv ~= '' then
       fresh[#fresh + 1] = entry
