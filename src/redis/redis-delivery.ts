@@ -4,55 +4,16 @@ import { formatNoteColumns } from "../note/format.js";
 import { MAX_TIMER_MS } from "../option-checks.js";
 import type { NoteAction } from "../payloads/types.js";
 import type { DeliveryEngine, DeliveryEngineFactory, DeliveryHost, RedriveOutcome, WriteOutcome } from "../writer/delivery-engine.js";
-import type { CloseSummary, DeadLetter, NoteKind } from "../writer/events.js";
-import { RedisUnavailableError, type RedisCommands } from "./commands.js";
+import type { CloseSummary, DeadLetter } from "../writer/events.js";
+import { RedisUnavailableError } from "./commands.js";
 import { RedisConnection } from "./connection.js";
-import { CLAIM, CONFIRM, DEAD_LETTER, LINK, RENEW, RETRY, TAKE_PARTS, WRITE } from "./delivery-scripts.js";
+import { positive, type RedisDeliveryOptions } from "./redis-delivery-options.js";
+import { CLAIM, LINK, RENEW, TAKE_PARTS, WRITE } from "./delivery-scripts.js";
 import { DeliveryKeys } from "./delivery-keys.js";
-import { decodeEntries, encodeActions } from "./entries.js";
-import { EvictionPolicyCheck } from "./eviction-policy.js";
+import { encodeActions } from "./entries.js";
+import { EvictionPolicyCheck, RedisEvictionPolicyError } from "./eviction-policy.js";
+import { confirmNote, parseClaim, recordFailure, type Claim, type OutcomeContext } from "./note-outcomes.js";
 import { RedisDeadLetters } from "./redis-dead-letters.js";
-
-/** Options of the Redis delivery engine. */
-export interface RedisDeliveryOptions {
-  /** Redis URL for a connection this engine creates and closes. @default REDIS_URL or redis://127.0.0.1:6379 */
-  url?: string;
-  /** A client you own (any `RedisCommands`); not closed by the engine. */
-  client?: RedisCommands;
-  /** A shared {@link RedisConnection}; not closed by the engine. */
-  connection?: RedisConnection;
-  /** Prefix of every key. Processes sharing deliveries must use the same one. @default "autoplay:delivery:" */
-  keyPrefix?: string;
-  /** Time to live of a linked session's delivery keys, refreshed on every write, in seconds. @default 86_400 */
-  ttlSeconds?: number;
-  /** How often this process looks for due sessions nobody is handling (crash recovery), in ms. @default 500 */
-  pollIntervalMs?: number;
-  /** A claim's lease is twice `postTimeoutMs` plus this, in ms; renewed while the call is pending. @default 5_000 */
-  leaseMarginMs?: number;
-  /**
-   * Refuse to work (every call rejects with `RedisEvictionPolicyError`) unless the server's
-   * `maxmemory-policy` is `noeviction`; when false, another policy is logged as an error once.
-   * @default false
-   */
-  requireNoEviction?: boolean;
-  /** Bound on each Redis command, in ms. @default 2_000 */
-  commandTimeoutMs?: number;
-}
-
-/** A claimed note: the claim's holder posts it, then records exactly one outcome. */
-interface Claim {
-  /** This claim's id: the lease holder's name, and how outcome steps recognise a re-run. */
-  id: string;
-  kind: NoteKind;
-  conversationId: string;
-  attempt: number;
-  /** The note's id, its idempotency key: the same on every retry of a frozen note. */
-  noteId: string;
-  /** The note's first try, epoch ms. */
-  heldSince: number;
-  descriptions: string[];
-  starts: number[];
-}
 
 /** How many times a CLAIM whose reply was lost is re-run at once before the session is woken later. */
 const CLAIM_TRIES = 4;
@@ -82,6 +43,7 @@ export class RedisDelivery implements DeliveryEngine {
   readonly #openClaims = new Map<string, string>();
   /** Sessions whose claimed note's call or outcome step has not settled yet. */
   readonly #unsettled = new Set<string>();
+  readonly #outcomes: OutcomeContext;
   readonly #poller: NodeJS.Timeout;
   #idleWaiters: Array<() => void> = [];
   #closing = false;
@@ -103,6 +65,11 @@ export class RedisDelivery implements DeliveryEngine {
         policy, recommended: "noeviction",
       }),
     );
+    this.#outcomes = {
+      host, redis: this.#redis, keys: this.#keys, ttlMs: this.#ttlMs, deadLetters: this.#dead,
+      settle: (sessionId, step) => this.#settle(sessionId, step),
+      schedule: (sessionId, at) => this.#schedule(sessionId, at),
+    };
     const pollMs = positive("pollIntervalMs", options.pollIntervalMs ?? 500);
     this.#poller = setInterval(() => this.#poll(), pollMs);
     this.#poller.unref();
@@ -316,12 +283,12 @@ export class RedisDelivery implements DeliveryEngine {
       });
     } catch (error) {
       clearInterval(renewal);
-      if (!this.#abandoned) await this.#onFailure(sessionId, claim, body, error, slow);
+      if (!this.#abandoned) await recordFailure(this.#outcomes, sessionId, claim, body, error, slow);
       return true;
     } finally {
       clearInterval(renewal);
     }
-    if (!this.#abandoned) await this.#confirm(sessionId, claim, partId, o.now() - started);
+    if (!this.#abandoned) await confirmNote(this.#outcomes, sessionId, claim, partId, o.now() - started);
     return true;
   }
 
@@ -348,17 +315,7 @@ export class RedisDelivery implements DeliveryEngine {
       if (at > o.now()) this.#schedule(sessionId, at); // not due yet (a later write moved it)
       return null;
     }
-    const { descriptions, starts } = decodeEntries(reply.slice(6) as string[]);
-    return {
-      id: claimId,
-      kind: reply[1] === "flush" ? "flush" : "debounced",
-      conversationId: String(reply[2]),
-      attempt: Number(reply[3]),
-      noteId: String(reply[4]),
-      heldSince: Number(reply[5]),
-      descriptions,
-      starts,
-    };
+    return parseClaim(claimId, reply);
   }
 
   async #renew(sessionId: string, claimId: string): Promise<void> {
@@ -370,80 +327,6 @@ export class RedisDelivery implements DeliveryEngine {
     }
   }
 
-  async #confirm(sessionId: string, claim: Claim, partId: string | null, durationMs: number): Promise<void> {
-    const o = this.#host.options;
-    const keys = this.#keys.session(sessionId);
-    // The platform has the note: keep trying to record that until the outcome is known.
-    const reply = (await this.#settle(sessionId, () =>
-      CONFIRM.run(this.#redis, keys, [sessionId, claim.id, o.now(), o.postLinkDebounceMs, o.maxWaitMs, partId ?? "", this.#ttlMs]),
-    )) as [number, number];
-    if (Number(reply[0]) !== 1) {
-      this.#host.log("warn", "lease lost before the note was confirmed; it may be delivered twice", { sessionId, idempotencyKey: claim.noteId });
-      return;
-    }
-    this.#host.stats.notesPosted++;
-    this.#host.stats.actionsDelivered += claim.descriptions.length;
-    if (this.#host.events.has("delivered")) {
-      this.#host.events.emit("delivered", {
-        sessionId, conversationId: claim.conversationId, partId, kind: claim.kind, actionCount: claim.descriptions.length, attempt: claim.attempt, durationMs,
-      });
-    }
-    this.#schedule(sessionId, Number(reply[1]));
-  }
-
-  async #onFailure(sessionId: string, claim: Claim, body: string, error: unknown, slow: boolean): Promise<void> {
-    const o = this.#host.options;
-    const decision = this.#host.decide(error, claim.attempt, claim.heldSince);
-    const held = decision.kind === "retry" && !decision.counted;
-    if (held) this.#host.stats.throttled++;
-    else this.#host.stats.postFailures++;
-    const keys = this.#keys.session(sessionId);
-    if (decision.kind === "retry") {
-      // A call that may have landed freezes the note: the retry posts the same body with the same key.
-      const frozen = !held && (slow || !hasStatus(error));
-      const now = o.now();
-      const args = [sessionId, claim.id, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0, frozen ? 1 : 0, this.#ttlMs];
-      const reply = (await this.#settle(sessionId, () => RETRY.run(this.#redis, keys, args))) as number[];
-      if (Number(reply[0]) !== 1) return this.#host.log("warn", "lease lost before a failed post was recorded", { sessionId });
-      if (decision.counted) this.#host.stats.retries++;
-      this.#host.events.emit("retrying", {
-        sessionId, conversationId: claim.conversationId, kind: claim.kind, attempt: claim.attempt, delayMs: decision.delayMs, error,
-      });
-      this.#schedule(sessionId, Number(reply[1]));
-      return;
-    }
-    const now = o.now();
-    const letter: DeadLetter = {
-      id: claim.id,
-      sessionId,
-      conversationId: claim.conversationId,
-      reason: decision.reason,
-      error: error instanceof Error ? error.message : String(error),
-      attempts: claim.attempt,
-      kind: claim.kind,
-      actions: claim.descriptions.map((description, i) => ({ description, timestamp_start: claim.starts[i] as number })),
-      body,
-      at: now,
-    };
-    const gone = decision.reason === "conversation_gone";
-    const args = [
-      sessionId, claim.id, now, o.postLinkDebounceMs, o.maxWaitMs, JSON.stringify(letter), o.maxDeadLetters, o.maxDeadLetterBytes,
-      gone ? 1 : 0, (now - o.preLinkWindowMs) / 1000, o.preLinkWindowMs, this.#ttlMs,
-    ];
-    const reply = (await this.#settle(sessionId, () => DEAD_LETTER.run(this.#redis, keys, args))) as number[];
-    if (Number(reply[0]) !== 1) return this.#host.log("warn", "lease lost before a dead letter was recorded", { sessionId, letter: letter.id });
-    this.#host.stats.deadLettersEvicted += Number(reply[2]);
-    this.#dead.count = Number(reply[5]);
-    this.#host.reportDeadLetter(letter);
-    if (gone) {
-      this.#host.stats.actionsTrimmed += Number(reply[4]);
-      this.#host.stats.unlinked++;
-      this.#host.events.emit("unlinked", {
-        sessionId, conversationId: claim.conversationId, reason: "conversation_gone", error: letter.error, bufferedActions: Number(reply[3]),
-      });
-    }
-    this.#schedule(sessionId, Number(reply[1]));
-  }
 
   /** Runs an outcome step until its outcome is known (or close() gives up); the session is then settled. */
   async #settle<T>(sessionId: string, step: () => Promise<T>): Promise<T> {
@@ -477,7 +360,10 @@ export class RedisDelivery implements DeliveryEngine {
       .then((ids) => {
         for (const sid of ids as string[]) if (!this.#busy.has(sid) && !this.#wakes.has(sid)) void this.#attempt(sid, false);
       })
-      .catch((error: unknown) => this.#report("polling for due sessions failed", error));
+      .catch((error: unknown) => {
+        // A refusal is what every call reports already; the poller need not repeat it twice a second.
+        if (!(error instanceof RedisEvictionPolicyError)) this.#report("polling for due sessions failed", error);
+      });
   }
 
   #report(message: string, error: unknown, sessionId?: string): void {
@@ -501,11 +387,6 @@ function newClaimId(): string {
   return randomBytes(12).toString("base64url");
 }
 
-/** Whether the platform answered (an error with a numeric `status`): then the call did not land. */
-function hasStatus(error: unknown): boolean {
-  return error !== null && typeof error === "object" && typeof (error as { status?: unknown }).status === "number";
-}
-
 /** Waits for `work` until the wall-clock `deadline` (epoch ms), whichever comes first. */
 async function within(work: Promise<unknown>, deadline: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -517,12 +398,7 @@ async function within(work: Promise<unknown>, deadline: number): Promise<void> {
   }
 }
 
-function positive(name: string, value: number): number {
-  if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) {
-    throw new TypeError(`Expected \`${name}\` to be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
+export type { RedisDeliveryOptions };
 
 /** Writer option: deliver through Redis, e.g. `new MyWriter({ productId, delivery: redisDelivery({ url }) })`. */
 export function redisDelivery(options: RedisDeliveryOptions = {}): DeliveryEngineFactory {
