@@ -25,11 +25,11 @@ export class DeliveryKeys {
     return `${this.#prefix}s:${sessionId}:parts`;
   }
 
-  /** meta, pre, flush, pending, inflight, parts, seen, done, due, dead, dead:bytes. */
+  /** meta, pre, flush, pending, inflight, parts, dedupe (the scripts call it `seen`), done, due, dead, dead:bytes. */
   session(sessionId: string): string[] {
     const base = `${this.#prefix}s:${sessionId}:`;
     return [
-      `${base}meta`, `${base}pre`, `${base}flush`, `${base}pending`, `${base}inflight`, `${base}parts`, `${base}seen`, `${base}done`,
+      `${base}meta`, `${base}pre`, `${base}flush`, `${base}pending`, `${base}inflight`, `${base}parts`, `${base}dedupe`, `${base}done`,
       this.due, this.dead, this.deadBytes,
     ];
   }

@@ -32,13 +32,15 @@ end
 local count = (#ARGV - 10) / 3
 local known, remember = {}, max_ids > 0 and window > 0
 if remember and count > 0 then
-  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (now - window))
+  -- An id accepted longer than the window ago is forgotten: no trim needed on the hot path (the
+  -- count bound below drops the oldest first, and the key expires a window after the last write).
+  local since = now - window
   local ids = {}
   for i = 0, count - 1 do ids[i + 1] = ARGV[11 + i * 3] end
   for i = 1, #ids, 1000 do
     local hits = redis.call('ZMSCORE', seen, unpack(ids, i, math.min(i + 999, #ids)))
     for k = 1, #hits do
-      if hits[k] then known[ids[i + k - 1]] = true end
+      if hits[k] and tonumber(hits[k]) >= since then known[ids[i + k - 1]] = true end
     end
   end
 end
@@ -51,8 +53,9 @@ for i = 0, count - 1 do
     duplicates = duplicates + 1
   else
     known[id] = true
-    -- A thousandth of a ms apart, so the oldest of one batch is forgotten first, too.
-    added[#added + 1] = string.format('%.3f', now + #added * 0.0005)
+    -- The caller's string, not a Lua number: formatting a float costs more than the rest of the
+    -- dedupe step. Ids accepted in the same ms tie (and are forgotten in id order among themselves).
+    added[#added + 1] = ARGV[2]
     added[#added + 1] = id
     if conv ~= '' then
       fresh[#fresh + 1] = entry
