@@ -4,7 +4,7 @@
  * (a subclass of {@link BaseChatbotWriter}); `./testing` has a recording writer for tests.
  */
 export * from "./errors.js";
-export { checkConversationId, isValidConversationId, MAX_CONVERSATION_ID_LENGTH } from "./conversation-id.js";
+export { checkConversationId, conversationIdProblem, isValidConversationId, MAX_CONVERSATION_ID_LENGTH } from "./conversation-id.js";
 export * from "./payloads/index.js";
 export * from "./note/index.js";
 export * from "./writer/index.js";

@@ -13,16 +13,21 @@ import type { NoteAction } from "../payloads/types.js";
  * - An action without that identity can only be recognised as part of the same batch again:
  *   its id is the batch's content fingerprint plus its position in the batch.
  *
- * Ids are 53-bit hashes written in base 36 (about 11 characters): a collision between two
+ * Ids are 53-bit hashes (as numbers here, in base 36 for Redis: about 11 characters): a collision between two
  * distinct actions of one session within the dedupe window is about 1 in 10^12.
  */
 export function dedupeIds(actions: readonly NoteAction[]): string[] {
-  const ids: string[] = new Array<string>(actions.length);
-  let batch: string | undefined;
+  return dedupeHashes(actions).map((h) => (Number.isNaN(h) ? "" : h.toString(36)));
+}
+
+/** {@link dedupeIds} as numbers (NaN for a non-object item): what the memory engine keeps, 8 bytes each. */
+export function dedupeHashes(actions: readonly NoteAction[]): number[] {
+  const ids = new Array<number>(actions.length);
+  let batch: number | undefined;
   for (let i = 0; i < actions.length; i++) {
     const action = actions[i] as NoteAction | null;
     if (action === null || typeof action !== "object") {
-      ids[i] = "";
+      ids[i] = Number.NaN;
       continue;
     }
     if (hasWireIdentity(action)) {
@@ -54,7 +59,7 @@ function contentOf(action: NoteAction): string {
   return `${text(a.type)}\u0000${text(a.description)}\u0000${text(a.canonical_url)}\u0000${text(a.timestamp_end)}`;
 }
 
-function batchFingerprint(actions: readonly NoteAction[]): string {
+function batchFingerprint(actions: readonly NoteAction[]): number {
   let all = "";
   for (const action of actions) {
     if (action === null || typeof action !== "object") continue;
@@ -64,11 +69,13 @@ function batchFingerprint(actions: readonly NoteAction[]): string {
 }
 
 function text(value: unknown): string {
-  return typeof value === "string" ? value : value == null ? "" : String(value);
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return value == null ? "" : JSON.stringify(value) ?? "";
 }
 
-/** A fast 53-bit string hash (two 32-bit multiply-xor lanes), in base 36. Not cryptographic. */
-export function hash53(input: string): string {
+/** A fast 53-bit string hash (two 32-bit multiply-xor lanes). Not cryptographic. */
+export function hash53(input: string): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < input.length; i++) {
@@ -78,5 +85,5 @@ export function hash53(input: string): string {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }

@@ -1,3 +1,4 @@
+import { checkConversationId, conversationIdProblem } from "../conversation-id.js";
 import { PayloadError, WriterClosedError } from "../errors.js";
 import type { NoteAction } from "../payloads/types.js";
 import type { DeliveryEngine, DeliveryHost, PostCall, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
@@ -88,6 +89,8 @@ export abstract class BaseChatbotWriter {
     if (this.#closing) return Promise.reject(new WriterClosedError());
     if (typeof sessionId !== "string" || sessionId === "") return Promise.reject(new PayloadError("session_id is required"));
     if (!Array.isArray(actions)) return Promise.reject(new PayloadError("actions must be an array"));
+    const badId = conversationId ? conversationIdProblem(conversationId) : null;
+    if (badId !== null) return Promise.reject(badId);
     this.#stats.actionsReceived += actions.length;
     return this.#engine.writeActions(conversationId || null, sessionId, actions);
   }
@@ -100,10 +103,7 @@ export abstract class BaseChatbotWriter {
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
     if (this.#closing) throw new WriterClosedError();
     if (typeof sessionId !== "string" || sessionId === "") throw new PayloadError("session_id is required");
-    if (typeof conversationId !== "string" || conversationId === "") {
-      throw new PayloadError("conversation_id is required");
-    }
-    await this.#engine.onSessionLinked(sessionId, conversationId);
+    await this.#engine.onSessionLinked(sessionId, checkConversationId(conversationId));
   }
 
   /** Posts every owed or debounced note now; resolves when those posts have settled. */
@@ -238,7 +238,8 @@ export abstract class BaseChatbotWriter {
 
   #log(level: "debug" | "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
     try {
-      this.options.logger[level]?.(message, fields);
+      const logger = this.options.logger;
+      logger[level]?.(message, fields);
     } catch {
       // A broken logger must not break delivery.
     }

@@ -22,6 +22,8 @@ export interface RedriveOutcome {
   actions: number;
   /** Ids asked for that were not (or no longer) in the dead-letter list. */
   missing: string[];
+  /** Letters left in the list because their session has no conversation to take them now. */
+  skipped: string[];
 }
 
 /**
@@ -88,8 +90,9 @@ export interface DeliveryEngine {
   takeDeadLetters(): Promise<DeadLetter[]>;
   /**
    * Queues the actions of the given dead letters (all when `ids` is omitted) again, for the
-   * session's current conversation (or its pre-link buffer when unlinked), bypassing dedupe, and
-   * removes those letters. A note that fails again is dead-lettered again.
+   * session's current conversation, bypassing dedupe, and removes those letters. Letters of a
+   * session with no conversation now stay (`skipped`): a pre-link buffer would trim them as too
+   * old. A note that fails again is dead-lettered again.
    */
   redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome>;
   /** Dead letters held now (memory: exact; Redis: the shared list's length as last seen). */

@@ -3,15 +3,21 @@ import { WriterClosedError } from "../errors.js";
 import { formatNoteColumns } from "../note/format.js";
 import type { NoteAction } from "../payloads/types.js";
 import { ActionBuffer } from "./action-buffer.js";
+import { dedupeHashes } from "./action-identity.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
 import type { DeliveryEngine, DeliveryHost, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
 import type { CloseSummary, DeadLetter, DeadLetterReason, NoteKind } from "./events.js";
-import { isBusy, newSessionDelivery, type SessionDelivery } from "./session-delivery.js";
+import { mayHaveLanded } from "./outcome.js";
+import { SeenIds } from "./seen-ids.js";
+import { isBusy, newSessionDelivery, owedActions, type OwedNote, type SessionDelivery } from "./session-delivery.js";
 import { startHousekeeping, TimerOwner } from "./timers.js";
 
+const NOTHING: WriteOutcome = Object.freeze({ accepted: 0, duplicates: 0, trimmed: 0 });
+
 /**
- * The in-process delivery engine (the default): buffers, debounce timers and part ids live in
- * this process's memory and are lost with it. The policy is described in docs/delivery-policy.md.
+ * The in-process delivery engine (the default): buffers, debounce timers, part ids, dedupe ids
+ * and dead letters live in this process's memory and are lost with it. The policy, shared with
+ * the Redis engine, is described in docs/delivery-policy.md.
  */
 export class MemoryDelivery implements DeliveryEngine {
   readonly #host: DeliveryHost;
@@ -26,7 +32,7 @@ export class MemoryDelivery implements DeliveryEngine {
 
   constructor(host: DeliveryHost) {
     this.#host = host;
-    this.#dead = new DeadLetterStore(host.options.maxDeadLetters);
+    this.#dead = new DeadLetterStore(host.options.maxDeadLetters, host.options.maxDeadLetterBytes);
     this.#timers = new TimerOwner(
       (error) => host.log("error", "internal error in a delivery timer", { error: String(error) }),
       () => this.#checkIdle(),
@@ -45,40 +51,38 @@ export class MemoryDelivery implements DeliveryEngine {
     return this.#dead.size;
   }
 
-  async deadLetters(): Promise<DeadLetter[]> {
-    return [...this.#dead.list()];
-  }
-
-  async takeDeadLetters(): Promise<DeadLetter[]> {
-    return this.#dead.take();
-  }
-
-  async redriveDeadLetters(_ids?: readonly string[]): Promise<RedriveOutcome> {
-    return { requeued: 0, actions: 0, missing: [] };
-  }
-
   writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome> {
     if (this.#closing) return Promise.reject(new WriterClosedError());
+    if (actions.length === 0) return Promise.resolve(NOTHING);
     const now = this.#host.options.now();
     const s = this.#session(sessionId, now);
-    const target = conversationId || s.conversationId;
-    if (target) {
-      if (s.conversationId !== target) this.#link(s, target, now);
-      if (actions.length > 0) this.#addPending(s, actions, now);
-      return Promise.resolve({ accepted: actions.length, duplicates: 0, trimmed: 0 });
+    const { fresh, duplicates } = this.#admit(s, actions, now);
+    // A write makes only the first link; re-linking is onSessionLinked's (a caller holding an
+    // older session state must not move the session back), and a gone conversation stays gone.
+    if (s.conversationId === null && conversationId !== null && conversationId !== s.goneConversation) this.#link(s, conversationId, now);
+    if (s.conversationId !== null) {
+      if (fresh.length > 0) this.#addPending(s, fresh);
+      return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0 });
     }
     const prelink = (s.prelink ??= new ActionBuffer());
-    prelink.append(actions, now / 1000);
-    const trimmed = prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
-    this.#host.stats.actionsTrimmed += trimmed;
-    return Promise.resolve({ accepted: actions.length, duplicates: 0, trimmed });
+    prelink.append(fresh, now / 1000);
+    const trimmed = this.#trimPrelink(s, now);
+    return Promise.resolve({ accepted: fresh.length, duplicates, trimmed });
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
     if (this.#closing) throw new WriterClosedError();
     const now = this.#host.options.now();
     const s = this.#session(sessionId, now);
-    if (s.conversationId !== conversationId) this.#link(s, conversationId, now);
+    if (s.conversationId === conversationId) return;
+    if (s.conversationId === null) {
+      this.#link(s, conversationId, now);
+      return;
+    }
+    // A re-link: whatever is still owed, a note waiting for its retry included, goes to the new one.
+    s.conversationId = conversationId;
+    this.#host.events.emit("linked", { sessionId, conversationId, bufferedActions: 0 });
+    this.#pump(s);
   }
 
   async flush(): Promise<void> {
@@ -86,7 +90,7 @@ export class MemoryDelivery implements DeliveryEngine {
     // otherwise keep a flush pending forever.
     const owed: Array<[SessionDelivery, number]> = [];
     for (const s of this.#sessions.values()) {
-      const count = (s.flush?.length ?? 0) + (s.pending?.length ?? 0) + s.inFlightActions;
+      const count = owedActions(s);
       if (count > 0) owed.push([s, s.settledActions + count]);
       this.#makeDue(s);
     }
@@ -119,16 +123,49 @@ export class MemoryDelivery implements DeliveryEngine {
     return this.#sessions.get(sessionId)?.conversationId ?? null;
   }
 
+  async deadLetters(): Promise<DeadLetter[]> {
+    return this.#dead.list();
+  }
+
+  async takeDeadLetters(): Promise<DeadLetter[]> {
+    return this.#dead.take();
+  }
+
+  async redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome> {
+    if (this.#closing) throw new WriterClosedError();
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const outcome: RedriveOutcome = { requeued: 0, actions: 0, missing: [], skipped: [] };
+    const chosen: string[] = [];
+    for (const letter of this.#dead.list()) {
+      if (wanted !== undefined && !wanted.has(letter.id)) continue;
+      wanted?.delete(letter.id);
+      // Only a session whose conversation this process knows can take them now; the rest stay.
+      if (this.#sessions.get(letter.sessionId)?.conversationId == null) outcome.skipped.push(letter.id);
+      else chosen.push(letter.id);
+    }
+    if (wanted !== undefined) outcome.missing.push(...wanted);
+    const now = this.#host.options.now();
+    for (const letter of this.#dead.take(chosen)) {
+      const s = this.#session(letter.sessionId, now);
+      // Straight into the pending note, past dedupe: these actions were accepted once already.
+      (s.pending ??= new ActionBuffer()).append(letter.actions, now / 1000);
+      s.due = true;
+      outcome.requeued++;
+      outcome.actions += letter.actions.length;
+      this.#pump(s);
+    }
+    return outcome;
+  }
+
   pruneIdleSessions(): number {
-    const { now: clock, preLinkWindowMs, sessionIdleTtlMs } = this.#host.options;
+    const { now: clock, sessionIdleTtlMs } = this.#host.options;
     const now = clock();
-    const cutoffSeconds = (now - preLinkWindowMs) / 1000;
     let removed = 0;
     let expiredActions = 0;
     for (const [id, s] of this.#sessions) {
       if (isBusy(s)) continue;
       if (s.prelink !== null) {
-        this.#host.stats.actionsTrimmed += s.prelink.trimOlderThan(cutoffSeconds);
+        this.#trimPrelink(s, now);
         if (s.prelink.length === 0) s.prelink = null;
       }
       const holdsSomething = s.conversationId !== null || s.prelink !== null;
@@ -150,16 +187,22 @@ export class MemoryDelivery implements DeliveryEngine {
     this.#stopSweep();
     const deadLetteredBefore = this.#host.stats.deadLettered;
     for (const s of this.#sessions.values()) this.#makeDue(s);
+    let unconfirmed = 0;
     if (!(await this.#idleWithin(this.#host.options.closeTimeoutMs))) {
+      // The bound is reached: nothing more is awaited. What is owed goes to the dead letter;
+      // a call still unsettled may have landed, which its letter says.
       this.#abandoning = true;
       for (const s of this.#sessions.values()) {
         this.#timers.clearAll(s.timers);
-        this.#pump(s);
+        unconfirmed += this.#abandon(s);
       }
     }
-    await this.onIdle();
     const summary: CloseSummary = {
-      deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 0, unlinkedSessions: 0,
+      deadLettered: this.#host.stats.deadLettered - deadLetteredBefore,
+      unconfirmed,
+      leftInRedis: 0,
+      unlinkedActions: 0,
+      unlinkedSessions: 0,
     };
     for (const s of this.#sessions.values()) {
       if (s.prelink === null || s.prelink.length === 0) continue;
@@ -185,23 +228,78 @@ export class MemoryDelivery implements DeliveryEngine {
     return s;
   }
 
-  #link(s: SessionDelivery, conversationId: string, now: number): void {
-    const first = s.conversationId === null;
-    s.conversationId = conversationId;
-    let buffered = 0;
-    if (first && s.prelink !== null) {
-      // The flush note carries the window before the link, even if the last arrival was long ago.
-      this.#host.stats.actionsTrimmed += s.prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
-      buffered = s.prelink.length;
-      if (buffered > 0) s.flush = s.prelink;
-      s.prelink = null;
+  /** Drops actions this session accepted before (a replay); counts and reports them. */
+  #admit(s: SessionDelivery, actions: readonly NoteAction[], now: number): { fresh: readonly NoteAction[]; duplicates: number } {
+    const { dedupeWindowMs, maxDedupeIds } = this.#host.options;
+    if (dedupeWindowMs === 0 || maxDedupeIds === 0) return { fresh: actions, duplicates: 0 };
+    const isNew = (s.seen ??= new SeenIds()).admit(dedupeHashes(actions), now, dedupeWindowMs, maxDedupeIds);
+    if (isNew === null) return { fresh: actions, duplicates: 0 };
+    const fresh: NoteAction[] = [];
+    let duplicates = 0;
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i] as NoteAction;
+      if (action === null || typeof action !== "object") continue;
+      if (isNew[i] === true) fresh.push(action);
+      else duplicates++;
     }
+    if (duplicates > 0) {
+      this.#host.stats.actionsDuplicate += duplicates;
+      this.#host.events.emit("duplicates", { sessionId: s.sessionId, count: duplicates });
+    }
+    return { fresh, duplicates };
+  }
+
+  /** Trims the pre-link buffer to the window; counts and reports what fell out. */
+  #trimPrelink(s: SessionDelivery, now: number): number {
+    if (s.prelink === null) return 0;
+    const trimmed = s.prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
+    if (trimmed > 0) {
+      this.#host.stats.actionsTrimmed += trimmed;
+      this.#host.log("debug", "pre-link actions older than the window were dropped", { sessionId: s.sessionId, actions: trimmed });
+    }
+    return trimmed;
+  }
+
+  /** The first link: the pre-link window becomes the flush note. */
+  #link(s: SessionDelivery, conversationId: string, now: number): void {
+    s.conversationId = conversationId;
+    s.goneConversation = null;
+    // The flush note carries the window before the link, even if the last arrival was long ago.
+    this.#trimPrelink(s, now);
+    const buffered = s.prelink?.length ?? 0;
+    if (buffered > 0) s.flush = s.prelink;
+    s.prelink = null;
     this.#host.events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
     this.#pump(s);
   }
 
-  #addPending(s: SessionDelivery, actions: readonly NoteAction[], now: number): void {
-    (s.pending ??= new ActionBuffer()).append(actions, now / 1000);
+  /** The conversation is gone: the session goes back to pre-link buffering with what it still owes. */
+  #unlink(s: SessionDelivery, conversationId: string, error: unknown): void {
+    if (s.conversationId !== conversationId) return; // re-linked meanwhile: nothing to undo
+    s.conversationId = null;
+    s.goneConversation = conversationId;
+    this.#timers.clear(s.timers, "debounce");
+    this.#timers.clear(s.timers, "maxWait");
+    const prelink = new ActionBuffer();
+    if (s.flush !== null) prelink.appendBuffer(s.flush);
+    if (s.pending !== null) prelink.appendBuffer(s.pending);
+    s.flush = null;
+    s.pending = null;
+    s.due = false;
+    s.prelink = prelink;
+    this.#trimPrelink(s, this.#host.options.now());
+    this.#host.stats.unlinked++;
+    const message = error instanceof Error ? error.message : String(error);
+    this.#host.log("warn", "conversation gone; session unlinked, its actions wait for a new link", {
+      sessionId: s.sessionId, conversationId, bufferedActions: prelink.length, error: message,
+    });
+    this.#host.events.emit("unlinked", {
+      sessionId: s.sessionId, conversationId, reason: "conversation_gone", error: message, bufferedActions: prelink.length,
+    });
+  }
+
+  #addPending(s: SessionDelivery, actions: readonly NoteAction[]): void {
+    (s.pending ??= new ActionBuffer()).append(actions, this.#host.options.now() / 1000);
     if (this.#timers.refresh(s.timers, "debounce")) return;
     const onDue = () => this.#makeDue(s);
     this.#timers.start(s.timers, "debounce", this.#host.options.postLinkDebounceMs, onDue);
@@ -221,117 +319,161 @@ export class MemoryDelivery implements DeliveryEngine {
     if (s.posting !== null || s.timers.retry !== undefined || s.conversationId === null) return;
     if (this.#abandoning) {
       this.#abandon(s);
+      return;
+    }
+    let note = s.note;
+    if (note !== null) {
+      if (!note.frozen) this.#absorb(s, note);
     } else if (s.flush !== null && s.flush.length > 0) {
-      this.#post(s, "flush", s.flush);
+      note = this.#newNote("flush", this.#take(s.flush));
+      if (s.flush.length === 0) s.flush = null;
     } else if (s.pending !== null && s.pending.length > 0 && (s.due || this.#closing)) {
-      this.#post(s, "debounced", s.pending);
+      note = this.#newNote("debounced", this.#take(s.pending));
+      s.due = s.pending.length > 0;
+    } else {
+      return;
+    }
+    s.note = note;
+    this.#inFlight++;
+    s.posting = this.#deliver(s, note, s.conversationId);
+  }
+
+  #newNote(kind: NoteKind, batch: ActionBuffer): OwedNote {
+    return { kind, batch, key: randomUUID(), frozen: false, body: null, failedAttempts: 0, firstTriedAt: 0, abandoned: false };
+  }
+
+  #take(source: ActionBuffer): ActionBuffer {
+    return source.takeNote(this.#host.options.maxNoteActions, this.#host.options.maxNoteChars);
+  }
+
+  /**
+   * A note the platform refused (it answered) may carry newer actions on its retry, up to the
+   * note limits; it is then a different note, with a new key.
+   */
+  #absorb(s: SessionDelivery, note: OwedNote): void {
+    const source = note.kind === "flush" ? s.flush : s.pending;
+    const { maxNoteActions, maxNoteChars } = this.#host.options;
+    const room = maxNoteActions - note.batch.length;
+    const chars = note.batch.descriptions.reduce((sum, d) => sum + d.length + 8, 0);
+    if (source === null || source.length === 0 || room <= 0 || chars >= maxNoteChars) return;
+    const merged = new ActionBuffer();
+    merged.appendBuffer(note.batch);
+    merged.appendBuffer(source.takeNote(room, maxNoteChars - chars));
+    note.batch = merged.takeNote(Number.MAX_SAFE_INTEGER, Number.POSITIVE_INFINITY); // sorted by time
+    note.key = randomUUID();
+    note.body = null;
+    if (note.kind === "flush" && source.length === 0) s.flush = null;
+    if (note.kind === "debounced" && source.length === 0) {
+      s.due = false;
+      this.#timers.clear(s.timers, "debounce");
+      this.#timers.clear(s.timers, "maxWait");
     }
   }
 
-  #post(s: SessionDelivery, kind: NoteKind, source: ActionBuffer): void {
-    const { maxNoteActions, maxNoteChars } = this.#host.options;
-    const batch = source.takeNote(maxNoteActions, maxNoteChars);
-    if (kind === "flush" && source.length === 0) s.flush = null;
-    if (kind === "debounced") s.due = source.length > 0;
-    const conversationId = s.conversationId as string;
-    const body = this.#format(s, kind, batch);
-    this.#inFlight++;
-    s.inFlightActions = batch.length;
-    s.posting = this.#deliver(s, kind, batch, conversationId, body);
-  }
-
-  async #deliver(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string): Promise<void> {
-    const attempt = s.failedAttempts + 1;
-    const started = this.#host.options.now();
+  async #deliver(s: SessionDelivery, note: OwedNote, conversationId: string): Promise<void> {
+    const o = this.#host.options;
+    const attempt = note.failedAttempts + 1;
+    const started = o.now();
+    if (note.firstTriedAt === 0) note.firstTriedAt = started;
+    const body = note.frozen && note.body !== null ? note.body : this.#format(s, note.kind, note.batch);
+    note.body = body;
     try {
-      const partId = await this.#host.post({ conversationId, body, sessionId: s.sessionId, attempt, idempotencyKey: randomUUID() });
-      s.failedAttempts = 0;
-      s.settledActions += batch.length;
+      const partId = await this.#host.post({ conversationId, body, sessionId: s.sessionId, attempt, idempotencyKey: note.key });
+      if (note.abandoned) {
+        this.#host.log("warn", "a call given up at close landed after all; its dead letter is a duplicate", { sessionId: s.sessionId, conversationId });
+        return;
+      }
+      s.note = null;
+      s.settledActions += note.batch.length;
       if (partId !== null) (s.partIds ??= []).push(partId);
       this.#host.stats.notesPosted++;
-      this.#host.stats.actionsDelivered += batch.length;
+      this.#host.stats.actionsDelivered += note.batch.length;
       if (this.#host.events.has("delivered")) {
-        const durationMs = this.#host.options.now() - started;
-        this.#host.events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind, actionCount: batch.length, attempt, durationMs });
+        const durationMs = o.now() - started;
+        this.#host.events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind: note.kind, actionCount: note.batch.length, attempt, durationMs });
       }
     } catch (error) {
-        this.#onPostFailed(s, kind, batch, conversationId, body, error, started);
+      if (!note.abandoned) this.#onPostFailed(s, note, conversationId, error);
     } finally {
       s.posting = null;
-      s.inFlightActions = 0;
-      s.lastActivityAt = this.#host.options.now();
+      s.lastActivityAt = o.now();
       this.#inFlight--;
-      this.#pump(s);
+      if (!note.abandoned) this.#pump(s);
       this.#checkIdle();
     }
   }
 
-  #onPostFailed(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string, error: unknown, started: number): void {
-    const decision = this.#abandoning ? ({ kind: "give-up", reason: "shutdown" } as const) : this.#host.decide(error, s.failedAttempts + 1, started);
+  #onPostFailed(s: SessionDelivery, note: OwedNote, conversationId: string, error: unknown): void {
+    const decision = this.#abandoning
+      ? ({ kind: "give-up", reason: "shutdown" } as const)
+      : this.#host.decide(error, note.failedAttempts + 1, note.firstTriedAt);
     // A hold the writer put on itself (throttling) is not a failure and spends no retry budget.
     if (decision.kind === "give-up" || decision.counted) {
-      s.failedAttempts++;
+      note.failedAttempts++;
       this.#host.stats.postFailures++;
     } else {
       this.#host.stats.throttled++;
     }
     if (decision.kind === "give-up") {
-      this.#deadLetter(s, kind, batch, conversationId, body, decision.reason, error);
+      s.note = null;
+      this.#deadLetter(s, note, conversationId, decision.reason, error);
+      if (decision.reason === "conversation_gone") this.#unlink(s, conversationId, error);
       return;
     }
-    // The failed note goes back ahead of anything that arrived meanwhile: order is kept, and the
-    // newer actions join the next attempt.
-    if (kind === "flush") {
-      if (s.flush === null) s.flush = batch;
-      else s.flush.prependBuffer(batch);
-    } else {
-      (s.pending ??= new ActionBuffer()).prependBuffer(batch);
-      s.due = true;
-    }
+    // The note stays at the head of the session's queue: order holds. A call that may have
+    // landed freezes it, so its retry is the same note under the same key.
+    if (mayHaveLanded(error)) note.frozen = true;
     if (decision.counted) this.#host.stats.retries++;
     this.#timers.start(s.timers, "retry", decision.delayMs, () => this.#pump(s));
-    this.#host.events.emit("retrying", { sessionId: s.sessionId, conversationId, kind, attempt: s.failedAttempts, delayMs: decision.delayMs, error });
+    this.#host.events.emit("retrying", {
+      sessionId: s.sessionId, conversationId, kind: note.kind, attempt: note.failedAttempts, delayMs: decision.delayMs, error,
+    });
   }
 
-  #deadLetter(
-    s: SessionDelivery,
-    kind: NoteKind,
-    batch: ActionBuffer,
-    conversationId: string,
-    body: string,
-    reason: DeadLetterReason,
-    error: unknown,
-  ): void {
+  #deadLetter(s: SessionDelivery, note: OwedNote, conversationId: string, reason: DeadLetterReason, error: unknown): void {
     const letter: DeadLetter = {
       id: randomUUID(),
       sessionId: s.sessionId,
       conversationId,
       reason,
       error: error instanceof Error ? error.message : String(error),
-      attempts: s.failedAttempts,
-      kind,
-      actions: batch.toActions(),
-      body,
+      attempts: note.failedAttempts,
+      kind: note.kind,
+      actions: note.batch.toActions(),
+      body: note.body ?? this.#format(s, note.kind, note.batch),
       at: this.#host.options.now(),
     };
     this.#host.stats.deadLettersEvicted += this.#dead.add(letter);
     this.#host.reportDeadLetter(letter);
-    s.settledActions += batch.length;
-    s.failedAttempts = 0;
+    s.settledActions += note.batch.length;
   }
 
-  /** After the close deadline: whatever is not in flight goes to the dead letter. */
-  #abandon(s: SessionDelivery): void {
+  /** After the close bound: everything the session owes goes to the dead letter. Returns unconfirmed notes. */
+  #abandon(s: SessionDelivery): number {
+    let unconfirmed = 0;
+    const conversationId = s.conversationId ?? s.goneConversation ?? "";
+    if (s.note !== null) {
+      const note = s.note;
+      s.note = null;
+      if (s.posting !== null) {
+        note.abandoned = true;
+        unconfirmed++;
+        this.#deadLetter(s, note, conversationId, "shutdown", "close() gave up waiting for the platform call at closeTimeoutMs; it may have been delivered");
+      } else {
+        this.#deadLetter(s, note, conversationId, "shutdown", "close() timed out before delivery");
+      }
+    }
     for (const kind of ["flush", "debounced"] as const) {
       const source = kind === "flush" ? s.flush : s.pending;
       if (source === null || source.length === 0) continue;
       const batch = new ActionBuffer();
       batch.appendBuffer(source);
-      const body = this.#format(s, kind, batch);
-      this.#deadLetter(s, kind, batch, s.conversationId as string, body, "shutdown", "close() timed out before delivery");
+      this.#deadLetter(s, this.#newNote(kind, batch), conversationId, "shutdown", "close() timed out before delivery");
     }
     s.flush = null;
+    s.pending = null;
     s.due = false;
+    return unconfirmed;
   }
 
   #format(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer): string {
@@ -365,7 +507,6 @@ export class MemoryDelivery implements DeliveryEngine {
     this.#sweepTimer = undefined;
   }
 }
-
 
 /** The default engine factory. */
 export const memoryDelivery = (host: DeliveryHost): DeliveryEngine => new MemoryDelivery(host);
