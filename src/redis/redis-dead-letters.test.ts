@@ -34,7 +34,7 @@ describe("shared dead letters (d)", () => {
     expect(b.stats().deadLetters).toBe(2);
 
     const outcome = await b.redriveDeadLetters([seen[0]?.id ?? "", "no-such-id"]);
-    expect(outcome).toEqual({ requeued: 1, actions: 1, missing: ["no-such-id"] });
+    expect(outcome).toEqual({ requeued: 1, actions: 1, missing: ["no-such-id"], skipped: [] });
     await vi.waitFor(() => expect(linesOf([...a.delivered, ...b.delivered])).toEqual(["one"]), { timeout: 3000 });
     expect((await a.deadLetters()).map((l) => l.sessionId)).toEqual(["s2"]);
 
@@ -91,6 +91,10 @@ describe("conversation gone (f)", () => {
     expect(w.stats().unlinked).toBe(1);
     expect((await w.deadLetters())[0]).toMatchObject({ reason: "conversation_gone", actions: [{ description: "first" }] });
     expect(await w.linkedConversation("s")).toBeNull();
+    // Its letter stays while the session has no conversation to take it.
+    const letterId = (await w.deadLetters())[0]?.id ?? "";
+    expect(await w.redriveDeadLetters()).toEqual({ requeued: 0, actions: 0, missing: [], skipped: [letterId] });
+    expect((await w.deadLetters()).map((l) => l.id)).toEqual([letterId]);
 
     // A write naming the gone conversation (an instance holding an older state) does not re-link.
     await w.writeActions("gone-conv", "s", [slim("later", T0 - 1, 2)]);

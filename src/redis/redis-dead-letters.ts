@@ -1,3 +1,4 @@
+import type { RedriveOutcome } from "../writer/delivery-engine.js";
 import type { DeadLetter } from "../writer/events.js";
 import type { RedisCommands } from "./commands.js";
 import { REDRIVE, TAKE_DEAD } from "./dead-letter-scripts.js";
@@ -10,7 +11,6 @@ export interface RedriveArgs {
   debounceMs: number;
   maxWaitMs: number;
   ttlMs: number;
-  preLinkWindowMs: number;
 }
 
 /**
@@ -46,24 +46,29 @@ export class RedisDeadLetters {
 
   /**
    * Re-drives the letters named by `ids` (all when omitted), one atomic step per letter: a letter
-   * re-driven by two instances at once is queued once. Calls `onQueued` for each with the time
-   * its session is due (-1: none, e.g. buffered pre-link).
+   * re-driven by two instances at once is queued once. A letter whose session has no conversation
+   * now stays in the list (`skipped`). Calls `onQueued` for each queued one with the time its
+   * session is due.
    */
   async redrive(
     ids: readonly string[] | undefined,
     args: RedriveArgs,
     onQueued: (sessionId: string, at: number) => void,
-  ): Promise<{ requeued: number; actions: number; missing: string[] }> {
+  ): Promise<RedriveOutcome> {
     const raw = (await this.#redis.sendCommand(["LRANGE", this.#keys.dead, "0", "-1"])) as string[];
     const wanted = ids === undefined ? null : new Set(ids);
     const found = new Set<string>();
-    const outcome = { requeued: 0, actions: 0, missing: [] as string[] };
+    const outcome: RedriveOutcome = { requeued: 0, actions: 0, missing: [], skipped: [] };
     for (const [letter, json] of this.#parse(raw)) {
       if (wanted !== null && !wanted.has(letter.id)) continue;
       found.add(letter.id);
-      const argv = [letter.sessionId, args.now, args.debounceMs, args.maxWaitMs, args.ttlMs, args.preLinkWindowMs, json];
+      const argv = [letter.sessionId, args.now, args.debounceMs, args.maxWaitMs, args.ttlMs, json];
       for (const action of letter.actions) argv.push(encodeEntry(action));
       const reply = (await REDRIVE.run(this.#redis, this.#keys.session(letter.sessionId), argv)) as number[];
+      if (Number(reply[0]) === 2) {
+        outcome.skipped.push(letter.id);
+        continue;
+      }
       if (Number(reply[0]) !== 1) {
         outcome.missing.push(letter.id);
         continue;

@@ -41,6 +41,8 @@ export class RedisDelivery implements DeliveryEngine {
   readonly #busy = new Map<string, Promise<boolean>>();
   /** Claim ids whose CLAIM outcome is unknown (reply lost): the next try re-runs the same claim. */
   readonly #openClaims = new Map<string, string>();
+  /** Sessions Redis said still owe work once close() began (a retry wait, a note after the drain). */
+  readonly #owedAtClose = new Set<string>();
   /** Sessions whose claimed note's call or outcome step has not settled yet. */
   readonly #unsettled = new Set<string>();
   readonly #outcomes: OutcomeContext;
@@ -99,7 +101,7 @@ export class RedisDelivery implements DeliveryEngine {
     if (this.#closing) throw new WriterClosedError();
     await this.#ready();
     const o = this.#host.options;
-    const args = { now: o.now(), debounceMs: o.postLinkDebounceMs, maxWaitMs: o.maxWaitMs, ttlMs: this.#ttlMs, preLinkWindowMs: o.preLinkWindowMs };
+    const args = { now: o.now(), debounceMs: o.postLinkDebounceMs, maxWaitMs: o.maxWaitMs, ttlMs: this.#ttlMs };
     return this.#dead.redrive(ids, args, (sessionId, at) => this.#schedule(sessionId, at));
   }
 
@@ -184,6 +186,7 @@ export class RedisDelivery implements DeliveryEngine {
     this.#abandoned = true;
     for (const sid of this.#unsettled) left.add(sid);
     for (const sid of this.#openClaims.keys()) left.add(sid);
+    for (const sid of this.#owedAtClose) left.add(sid);
     const unconfirmed = this.#unsettled.size;
     if (unconfirmed > 0) {
       this.#host.log("warn", "closed with notes unconfirmed; they stay claimable in Redis and are re-delivered after their lease", {
@@ -207,10 +210,23 @@ export class RedisDelivery implements DeliveryEngine {
     return this.#policy.passed ? Promise.resolve() : this.#policy.run();
   }
 
-  /** Wake this process at `at` (epoch ms) to claim the session; -1 means nothing to do. */
+  /**
+   * Wake this process at `at` (epoch ms) to claim the session. A negative `at` is Redis saying
+   * the session owes nothing now (or another claim holds it): a wake-up still pending goes.
+   * Replies arrive in the order their scripts ran (one connection), so a later one is newer.
+   */
   #schedule(sessionId: string, at: number): void {
-    if (at < 0 || this.#closing) return;
     const existing = this.#wakes.get(sessionId);
+    if (at < 0) {
+      if (existing !== undefined) clearTimeout(existing.timer);
+      this.#wakes.delete(sessionId);
+      this.#owedAtClose.delete(sessionId);
+      return;
+    }
+    if (this.#closing) {
+      this.#owedAtClose.add(sessionId); // left in Redis for another instance (close summary)
+      return;
+    }
     if (existing !== undefined && existing.at <= at) return;
     if (existing !== undefined) clearTimeout(existing.timer);
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.#host.options.now()));
@@ -312,7 +328,7 @@ export class RedisDelivery implements DeliveryEngine {
     this.#openClaims.delete(sessionId);
     if (Number(reply[0]) !== 1) {
       const at = Number(reply[1]);
-      if (at > o.now()) this.#schedule(sessionId, at); // not due yet (a later write moved it)
+      if (at < 0 || at > o.now()) this.#schedule(sessionId, at); // nothing owed, or not due yet
       return null;
     }
     return parseClaim(claimId, reply);
