@@ -1,4 +1,5 @@
 /** Helpers for the Redis engine's own tests: fault-injecting clients and a writer that records keys. */
+import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { connectTestRedis, deleteByPrefix, uniquePrefix } from "../../../test/support/redis.js";
 import { BaseChatbotWriter, type PostContext } from "../../writer/base-chatbot-writer.js";
@@ -39,13 +40,13 @@ export class FaultyClient implements RedisCommands {
   async sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown> {
     if (this.down) throw new Error("connect ECONNREFUSED (simulated outage)");
     if (args[0] === "INFO" && this.fakePolicy !== undefined) return `# Memory\r\nmaxmemory_policy:${this.fakePolicy}\r\n`;
-    const name = args[0] === "EVALSHA" || args[0] === "EVAL" ? (args[1] ?? "") : (args[0] ?? "");
-    const sha = args[0] === "EVAL" ? "" : name;
+    // EVAL (the fallback when Redis does not know a script yet) is named by its sha, like EVALSHA.
+    const name = args[0] === "EVAL" ? createHash("sha1").update(args[1] ?? "").digest("hex") : args[0] === "EVALSHA" ? (args[1] ?? "") : (args[0] ?? "");
     const reply = await this.#inner.sendCommand(args, options);
     this.ran.set(name, (this.ran.get(name) ?? 0) + 1);
-    const lose = this.#lose.get(sha) ?? 0;
+    const lose = this.#lose.get(name) ?? 0;
     if (lose > 0) {
-      this.#lose.set(sha, lose - 1);
+      this.#lose.set(name, lose - 1);
       throw new Error("socket closed after the command was sent (simulated lost reply)");
     }
     return reply;
