@@ -1,10 +1,19 @@
 import { PRELUDE } from "./lua-prelude.js";
 import { RedisScript } from "./script.js";
 
-/** KEYS: dead, deadbytes. Returns every dead letter (JSON) and removes them, atomically. */
+/**
+ * KEYS: dead, deadbytes, taken (a key named by the take's id). ARGV: keepMs. Returns every dead
+ * letter (JSON) and removes them, atomically. The letters are kept under `taken` for keepMs, so
+ * a take re-run with the same id after its reply was lost returns them again instead of nothing.
+ */
 export const TAKE_DEAD = new RedisScript(`
+if redis.call('EXISTS', KEYS[3]) == 1 then return redis.call('LRANGE', KEYS[3], 0, -1) end
 local letters = redis.call('LRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1], KEYS[2])
+if #letters > 0 then
+  redis.call('RENAME', KEYS[1], KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[1]))
+end
+redis.call('DEL', KEYS[2])
 return letters
 `);
 

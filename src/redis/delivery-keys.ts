@@ -25,6 +25,11 @@ export class DeliveryKeys {
     return `${this.#prefix}s:${sessionId}:parts`;
   }
 
+  /** Where one `takeDeadLetters` call keeps what it took until its reply is known. */
+  taken(takeId: string): string {
+    return `${this.#prefix}dead:taken:${takeId}`;
+  }
+
   /** meta, pre, flush, pending, inflight, parts, dedupe (the scripts call it `seen`), done, due, dead, dead:bytes. */
   session(sessionId: string): string[] {
     const base = `${this.#prefix}s:${sessionId}:`;

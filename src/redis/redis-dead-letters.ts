@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
 import type { RedriveOutcome } from "../writer/delivery-engine.js";
 import type { DeadLetter } from "../writer/events.js";
-import type { RedisCommands } from "./commands.js";
+import { RedisUnavailableError, type RedisCommands } from "./commands.js";
 import { REDRIVE, TAKE_DEAD } from "./dead-letter-scripts.js";
 import type { DeliveryKeys } from "./delivery-keys.js";
 import { encodeEntry } from "./entries.js";
+
+/** How long taken letters are kept for a take re-run after a lost reply, ms. */
+const TAKEN_KEEP_MS = 600_000;
 
 /** What REDRIVE needs besides the letter: the session's scheduling arguments. */
 export interface RedriveArgs {
@@ -37,10 +41,25 @@ export class RedisDeadLetters {
     return this.#parse(raw).map(([letter]) => letter);
   }
 
-  /** Every letter, removed from the shared list in the same atomic step. */
+  /**
+   * Every letter, removed from the shared list in the same atomic step. A take whose reply is
+   * lost is re-run with the same id and gets the same letters: taken letters are never lost.
+   */
   async take(): Promise<DeadLetter[]> {
-    const raw = (await TAKE_DEAD.run(this.#redis, [this.#keys.dead, this.#keys.deadBytes], [])) as string[];
+    const taken = this.#keys.taken(randomBytes(12).toString("base64url"));
+    const keys = [this.#keys.dead, this.#keys.deadBytes, taken];
+    let raw: string[] | undefined;
+    for (let attempt = 1; raw === undefined; attempt++) {
+      try {
+        raw = (await TAKE_DEAD.run(this.#redis, keys, [TAKEN_KEEP_MS])) as string[];
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError) || attempt >= 4) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
     this.count = 0;
+    // Best effort: the copy expires on its own.
+    this.#redis.sendCommand(["UNLINK", taken]).catch(() => undefined);
     return this.#parse(raw).map(([letter]) => letter);
   }
 

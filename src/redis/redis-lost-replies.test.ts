@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { PermanentDeliveryError, RetryableDeliveryError } from "../errors.js";
 import type { DeadLetter } from "../writer/events.js";
 import { slim } from "../writer/test-support/actions.js";
+import { TAKE_DEAD } from "./dead-letter-scripts.js";
 import { CLAIM, CONFIRM, DEAD_LETTER, RETRY } from "./delivery-scripts.js";
 import { FaultyClient, linesOf, redisTestBed } from "./test-support/harness.js";
 
@@ -79,6 +80,21 @@ describe("lost Redis replies", () => {
     const stored = await w.deadLetters();
     expect(stored.map((l) => l.id)).toEqual([letters[0]?.id]);
     expect(stored[0]).toMatchObject({ reason: "permanent_error", actions: [{ description: "a" }] });
+  });
+
+  it("a take of the dead letters whose reply was lost still returns them, once", async () => {
+    const client = faulty();
+    const w = bed.make({}, { client });
+    w.next(() => Promise.reject(new PermanentDeliveryError("400 bad request", { status: 400 })));
+    await w.onSessionLinked("s", "c");
+    await w.writeActions(null, "s", [slim("kept", T0, 0)]);
+    await vi.waitFor(() => expect(w.stats().deadLettered).toBe(1), { timeout: 3000 });
+    client.loseReplyOf(TAKE_DEAD);
+    const taken = await w.takeDeadLetters();
+    expect(taken.map((l) => l.actions[0]?.description)).toEqual(["kept"]);
+    expect(client.runs(TAKE_DEAD)).toBe(2);
+    expect(await w.deadLetters()).toEqual([]);
+    expect(await w.takeDeadLetters()).toEqual([]);
   });
 
   it("retries an outcome step through an outage until its outcome is known", async () => {
