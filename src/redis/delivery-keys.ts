@@ -30,12 +30,20 @@ export class DeliveryKeys {
     return `${this.#prefix}dead:taken:${takeId}`;
   }
 
-  /** meta, pre, flush, pending, inflight, parts, dedupe (the scripts call it `seen`), done, due, dead, dead:bytes. */
+  /** The session's delivered-note records (summaries: which actions each note carried). */
+  notes(sessionId: string): string {
+    return `${this.#prefix}s:${sessionId}:notes`;
+  }
+
+  /**
+   * meta, pre, flush, pending, inflight, parts, dedupe (the scripts call it `seen`), done, due,
+   * dead, dead:bytes, notes, summaries, redact.
+   */
   session(sessionId: string): string[] {
     const base = `${this.#prefix}s:${sessionId}:`;
     return [
       `${base}meta`, `${base}pre`, `${base}flush`, `${base}pending`, `${base}inflight`, `${base}parts`, `${base}dedupe`, `${base}done`,
-      this.due, this.dead, this.deadBytes,
+      this.due, this.dead, this.deadBytes, `${base}notes`, `${base}summaries`, `${base}redact`,
     ];
   }
 }

@@ -8,15 +8,19 @@ export { CONFIRM, DEAD_LETTER, RETRY } from "./outcome-scripts.js";
 /**
  * ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, dedupeWindowMs, maxDedupeIds,
  * preLinkWindowMs, then (dedupeId, ts, entry)… Returns {accepted, at, conv, flushed, trimmed,
- * duplicates, linked(0|1)}. The hot path: one HMGET of the session's state, one ZMSCORE per
+ * duplicates, linked(0|1), lastSequence, duplicate positions…}: accepted actions are numbered in
+ * the session (`aseq`), starting from the first write's time × 1000 so a number is never reused
+ * for a session whose keys expired; each entry carries its number. The hot path: one HMGET of the session's state, one ZMSCORE per
  * thousand actions for dedupe.
  */
 export const WRITE = new RedisScript(`${PRELUDE}
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local m = redis.call('HMGET', meta, 'conv', 'first', 'gone')
+local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq')
 local stored, first, gone = m[1], m[2], m[3]
+local aseq = tonumber(m[4] or '0') or 0
+if aseq == 0 then aseq = math.floor(now) * 1000 end
 local flushed, trimmed, linked = 0, 0, 0
 -- A write may only make the first link (never to a conversation known to be gone); re-linking is
 -- LINK's job, so a write from an instance that read an older session state cannot move it back.
@@ -46,13 +50,16 @@ if remember and count > 0 then
 end
 local seq = 0
 if conv == '' and count > 0 then seq = redis.call('HINCRBY', meta, 'seq', count) - count end
-local fresh, added, duplicates = {}, {}, 0
+local fresh, added, duplicates, dups = {}, {}, 0, {}
 for i = 0, count - 1 do
   local id, ts, entry = ARGV[11 + i * 3], ARGV[12 + i * 3], ARGV[13 + i * 3]
   if known[id] then
     duplicates = duplicates + 1
+    dups[#dups + 1] = i
   else
     known[id] = true
+    aseq = aseq + 1
+    entry = string.sub(entry, 1, -2) .. ',' .. string.format('%d', aseq) .. ']'
     -- The caller's string, not a Lua number: formatting a float costs more than the rest of the
     -- dedupe step. Ids accepted in the same ms tie (and are forgotten in id order among themselves).
     added[#added + 1] = ARGV[2]
@@ -72,6 +79,8 @@ if remember and #added > 0 then
   redis.call('PEXPIRE', seen, window)
 end
 local accepted = #added / 2
+local last = string.format('%d', aseq)
+if accepted > 0 then redis.call('HSET', meta, 'aseq', last) end
 local at = -1
 if conv ~= '' then
   if accepted > 0 then
@@ -87,7 +96,9 @@ else
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   expire_prelink(now, prewin, ttl, gone ~= false)
 end
-return {accepted, at, conv, flushed, trimmed, duplicates, linked}
+local reply = {accepted, at, conv, flushed, trimmed, duplicates, linked, last}
+for i = 1, #dups do reply[#reply + 1] = dups[i] end
+return reply
 `);
 
 /**
@@ -132,15 +143,21 @@ if m[2] ~= claim then
     local kind, source
     if redis.call('LLEN', flush) > 0 then
       kind, source = 'flush', flush
+    elseif summary_due() then
+      kind = 'summary'
     elseif redis.call('LLEN', pending) > 0 then
       local due_at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
       if not force and due_at > now then return {0, due_at} end
       kind, source = 'debounced', pending
     else
-      redis.call('ZREM', due, sid)
-      return {0, -1}
+      return {0, reschedule(sid, now, debounce, maxwait)}
     end
-    local items = redis.call('LRANGE', source, 0, math.min(max_actions, 5000) - 1)
+    if kind == 'summary' then
+      -- The summary note is one opaque item in inflight: retried frozen, confirmed like any note.
+      redis.call('RPUSH', inflight, redis.call('LPOP', summaries))
+      source = nil
+    end
+    local items = source and redis.call('LRANGE', source, 0, math.min(max_actions, 5000) - 1) or {}
     local take, chars = 0, 0
     for i = 1, #items do
       chars = chars + #items[i]
@@ -149,8 +166,10 @@ if m[2] ~= claim then
     end
     local taken = {}
     for i = 1, take do taken[i] = items[i] end
-    call_all('RPUSH', inflight, taken)
-    redis.call('LTRIM', source, take, -1)
+    if source then
+      call_all('RPUSH', inflight, taken)
+      redis.call('LTRIM', source, take, -1)
+    end
     if kind == 'debounced' and redis.call('LLEN', pending) == 0 then redis.call('HDEL', meta, 'first', 'last') end
     redis.call('HSET', meta, 'kind', kind, 'note', claim)
   end

@@ -30,14 +30,22 @@ export function encodeEntry(action: BufferedAction): string {
   return JSON.stringify([action.timestamp_start, action.description]);
 }
 
-/** Decodes entries back into the two columns the note formatter takes. */
-export function decodeEntries(entries: readonly string[]): { descriptions: string[]; starts: number[] } {
+/**
+ * Decodes entries back into the two columns the note formatter takes, and the smallest and
+ * largest action sequence number among them (`lo` 0 when one is unknown: a re-driven entry).
+ */
+export function decodeEntries(entries: readonly string[]): { descriptions: string[]; starts: number[]; lo: number; hi: number } {
   const descriptions: string[] = [];
   const starts: number[] = [];
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
   for (const entry of entries) {
-    const [start, description] = JSON.parse(entry) as [number, string];
+    const [start, description, seq] = JSON.parse(entry) as [number, string, number?];
     descriptions.push(description);
     starts.push(start);
+    const n = typeof seq === "number" && Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
+    if (n < lo) lo = n;
+    if (n > hi) hi = n;
   }
-  return { descriptions, starts };
+  return { descriptions, starts, lo: entries.length === 0 ? 0 : lo, hi };
 }

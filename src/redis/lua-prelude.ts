@@ -11,17 +11,32 @@
  *   KEYS[9]  due       ZSET  (shared) session id -> when it next needs a look, ms
  *   KEYS[10] dead      LIST  (shared) dead letters, JSON, bounded by count and bytes
  *   KEYS[11] deadbytes STRING (shared) total bytes of `dead`
+ *   KEYS[12] notes     LIST  delivered notes with ids, JSON `[partId, conv, lo, hi]` (lo/hi: the
+ *                            sequence range of the note's actions; lo 0: unknown; -1: a summary)
+ *   KEYS[13] summaries LIST  queued summary notes, JSON `{"after": n, "body": "…", "snap": [record…]}`
+ *   KEYS[14] redact    LIST  parts to redact after a confirmed summary, JSON `[conv, partId]`
  * meta fields: conv (linked conversation), gone (a conversation that answered "gone"), first/last
  * (first and last post-link arrival of the pending note, ms), fails (failed posts of the head
  * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
  * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),
- * seq (pre-link member counter).
- * Entries are opaque JSON strings `[timestamp_start, description]` made by the client.
+ * seq (pre-link member counter), aseq (the session's last action sequence number), settled
+ * (actions delivered or dead-lettered: a summary waits for `after`), rlease/rlease_until (the
+ * redaction claim), rfails/rheld/rretry_at (the head redaction's failures, first try, not before).
+ * Entries are JSON strings `[timestamp_start, description]` made by the client; WRITE appends the
+ * action's sequence number (`[ts, description, seq]`).
  * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
  */
 export const PRELUDE = `
 local meta, pre, flush, pending, inflight, parts, seen, done, due, dead, deadbytes =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local notes, summaries, redacts = KEYS[12], KEYS[13], KEYS[14]
+
+-- Whether the head summary may be posted: what the session owed when it was queued has settled.
+local function summary_due()
+  local head = redis.call('LINDEX', summaries, 0)
+  if not head then return false end
+  return (tonumber(redis.call('HGET', meta, 'settled') or '0') or 0) >= (tonumber(string.match(head, '^{"after":(%d+)')) or 0)
+end
 
 -- Variadic commands in slices: Lua's unpack() cannot spread more than a few thousand values.
 local function call_all(command, key, values)
@@ -45,16 +60,22 @@ local function reschedule(sid, now, debounce, maxwait)
   local at = -1
   if not m[3] then
     at = -1
-  elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 then
+  elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 or summary_due() then
     at = now
   elseif redis.call('LLEN', pending) > 0 then
     at = math.min((tonumber(m[5] or '0') or 0) + debounce, (tonumber(m[4] or '0') or 0) + maxwait)
+  end
+  if at >= 0 then at = math.max(at, tonumber(m[6] or '0') or 0) end
+  if redis.call('LLEN', redacts) > 0 then
+    -- Redactions run beside the notes: the session needs a look when the head one may be tried.
+    local r = redis.call('HMGET', meta, 'rlease_until', 'rretry_at')
+    local rat = math.max(now, tonumber(r[1] or '0') or 0, tonumber(r[2] or '0') or 0)
+    if at < 0 or rat < at then at = rat end
   end
   if at < 0 then
     redis.call('ZREM', due, sid)
     return -1
   end
-  at = math.max(at, tonumber(m[6] or '0') or 0)
   redis.call('ZADD', due, at, sid)
   return at
 end
@@ -116,7 +137,7 @@ local function find_done(claim)
 end
 
 local function touch(ttl)
-  for _, key in ipairs({meta, flush, pending, inflight, parts, done}) do
+  for _, key in ipairs({meta, flush, pending, inflight, parts, done, notes, summaries, redacts}) do
     redis.call('PEXPIRE', key, ttl)
   end
 end

@@ -19,12 +19,24 @@ export interface Claim {
   heldSince: number;
   descriptions: string[];
   starts: number[];
+  /** Smallest and largest action sequence number of the note (0: unknown). */
+  lo: number;
+  hi: number;
+  /** A summary note's body (kind "summary"), fixed when it was queued. */
+  summaryBody?: string;
 }
 
 /** CLAIM's reply {1, kind, conv, attempt, noteId, heldSince, entries…} as a claim. */
 export function parseClaim(claimId: string, reply: readonly unknown[]): Claim {
-  const { descriptions, starts } = decodeEntries(reply.slice(6) as string[]);
+  const common = { id: claimId, conversationId: String(reply[2]), attempt: Number(reply[3]), noteId: String(reply[4]), heldSince: Number(reply[5]) };
+  if (reply[1] === "summary") {
+    const summary = JSON.parse(String(reply[6])) as { body: string };
+    return { ...common, kind: "summary", descriptions: [], starts: [], lo: -1, hi: -1, summaryBody: summary.body };
+  }
+  const { descriptions, starts, lo, hi } = decodeEntries(reply.slice(6) as string[]);
   return {
+    lo,
+    hi,
     id: claimId,
     kind: reply[1] === "flush" ? "flush" : "debounced",
     conversationId: String(reply[2]),
@@ -47,6 +59,8 @@ export interface OutcomeContext {
   settle<T>(sessionId: string, step: () => Promise<T>): Promise<T>;
   /** Wakes this process for the session at `at` (epoch ms; -1: never). */
   schedule(sessionId: string, at: number): void;
+  /** The session has redactions queued (a summary was confirmed). */
+  redactionsQueued?(sessionId: string): void;
 }
 
 /** Records a delivered note (CONFIRM), then counts and emits it. */
@@ -55,11 +69,17 @@ export async function confirmNote(ctx: OutcomeContext, sessionId: string, claim:
   const o = host.options;
   const keys = ctx.keys.session(sessionId);
   // The platform has the note: keep trying to record that until the outcome is known.
-  const reply = (await ctx.settle(sessionId, () =>
-    CONFIRM.run(ctx.redis, keys, [sessionId, claim.id, o.now(), o.postLinkDebounceMs, o.maxWaitMs, partId ?? "", ctx.ttlMs]),
-  )) as [number, number];
+  const args = [sessionId, claim.id, o.now(), o.postLinkDebounceMs, o.maxWaitMs, partId ?? "", ctx.ttlMs, claim.conversationId, claim.lo, claim.hi];
+  const reply = (await ctx.settle(sessionId, () => CONFIRM.run(ctx.redis, keys, args))) as [number, number, number];
   if (Number(reply[0]) !== 1) {
     host.log("warn", "lease lost before the note was confirmed; it may be delivered twice", { sessionId, idempotencyKey: claim.noteId });
+    return;
+  }
+  if (claim.kind === "summary") {
+    host.stats.summariesPosted++;
+    host.events.emit("summary-delivered", { sessionId, conversationId: claim.conversationId, partId, redactions: Number(reply[2]), attempt: claim.attempt });
+    if (Number(reply[2]) > 0) ctx.redactionsQueued?.(sessionId);
+    ctx.schedule(sessionId, Number(reply[1]));
     return;
   }
   host.stats.notesPosted++;
@@ -87,7 +107,8 @@ export async function recordFailure(ctx: OutcomeContext, sessionId: string, clai
   const now = o.now();
   if (decision.kind === "retry") {
     // A call that may have landed freezes the note: the retry posts the same body with the same key.
-    const frozen = !held && (slow || !hasStatus(error));
+    // A summary's body is fixed: it is always retried as it is.
+    const frozen = claim.kind === "summary" || (!held && (slow || !hasStatus(error)));
     const args = [sessionId, claim.id, now, o.postLinkDebounceMs, o.maxWaitMs, now + decision.delayMs, decision.counted ? 1 : 0, frozen ? 1 : 0, ctx.ttlMs];
     const reply = (await ctx.settle(sessionId, () => RETRY.run(ctx.redis, keys, args))) as number[];
     if (Number(reply[0]) !== 1) return host.log("warn", "lease lost before a failed post was recorded", { sessionId });
@@ -119,6 +140,10 @@ export async function recordFailure(ctx: OutcomeContext, sessionId: string, clai
   ctx.deadLetters.count = Number(reply[5]);
   // Reported once, by the instance that wrote it (a re-run after a lost reply answers the same).
   host.reportDeadLetter(letter);
+  if (claim.kind === "summary") {
+    host.stats.summariesFailed++;
+    host.events.emit("summary-failed", { sessionId, conversationId: claim.conversationId, reason: letter.reason, error: letter.error, snapshot: Number(reply[6]) });
+  }
   if (gone) {
     host.stats.actionsTrimmed += Number(reply[4]);
     host.stats.unlinked++;

@@ -7,19 +7,45 @@ import { RedisScript } from "./script.js";
  * doing anything twice. {0} means the lease was lost to another holder before the step ran.
  */
 
-/** ARGV: sid, claimId, now, debounce, maxwait, partId|"", ttl. Returns {1, at} or {0}. */
+/**
+ * ARGV: sid, claimId, now, debounce, maxwait, partId|"", ttl, conv, lo, hi. Records the note (its
+ * part id and, for summaries, which actions it carried: lo..hi). A confirmed summary moves its
+ * snapshot's notes of `conv` to the redaction queue (the others back to the records). Returns
+ * {1, at, redactionsQueued} or {0}.
+ */
 export const CONFIRM = new RedisScript(`${PRELUDE}
 local sid, claim, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local conv, lo, hi = ARGV[8], ARGV[9], ARGV[10]
 if redis.call('HGET', meta, 'lease') ~= claim then
-  if find_done(claim) then return {1, reschedule(sid, now, debounce, maxwait)} end
+  local outcome = find_done(claim)
+  if outcome then return {1, reschedule(sid, now, debounce, maxwait), tonumber(string.match(outcome, '^c (%d+)$') or '0')} end
   return {0}
 end
+local queued = 0
+if redis.call('HGET', meta, 'kind') == 'summary' then
+  local summary = cjson.decode(redis.call('LINDEX', inflight, 0))
+  for _, record in ipairs(summary.snap) do
+    local r = cjson.decode(record)
+    if r[2] == conv then
+      redis.call('RPUSH', redacts, cjson.encode({r[2], r[1]}))
+      queued = queued + 1
+    else
+      redis.call('RPUSH', notes, record)
+    end
+  end
+  lo, hi = '-1', '-1'
+else
+  redis.call('HINCRBY', meta, 'settled', redis.call('LLEN', inflight))
+end
 finish_note()
-if part ~= '' then redis.call('RPUSH', parts, part) end
-record_done(claim, 'c')
+if part ~= '' then
+  redis.call('RPUSH', parts, part)
+  redis.call('RPUSH', notes, '[' .. cjson.encode(part) .. ',' .. cjson.encode(conv) .. ',' .. lo .. ',' .. hi .. ']')
+end
+record_done(claim, 'c ' .. queued)
 touch(ttl)
-return {1, reschedule(sid, now, debounce, maxwait)}
+return {1, reschedule(sid, now, debounce, maxwait), queued}
 `);
 
 /**
@@ -60,7 +86,8 @@ return {1, reschedule(sid, now, debounce, maxwait)}
  * cutoffSeconds, preLinkWindowMs, ttl. Finishes the note, appends the letter to the shared list
  * (evicting the oldest past either bound) and, when the conversation is gone, unlinks the session:
  * its flush and pending entries go back to the pre-link buffer (window-trimmed) and the
- * conversation is remembered as gone. Returns {1, at, evicted, buffered, trimmed, deadLength} or {0}.
+ * conversation is remembered as gone. A summary note's snapshot goes back to the records.
+ * Returns {1, at, evicted, buffered, trimmed, deadLength, restoredSnapshot} or {0}.
  */
 export const DEAD_LETTER = new RedisScript(`${PRELUDE}
 local sid, claim, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -70,8 +97,17 @@ local cutoff, prewin, ttl = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARG
 if redis.call('HGET', meta, 'lease') ~= claim then
   local outcome = find_done(claim)
   if not outcome then return {0} end
-  local e, b, t = string.match(outcome, '^d (%d+) (%d+) (%d+)$')
-  return {1, reschedule(sid, now, debounce, maxwait), tonumber(e), tonumber(b), tonumber(t), redis.call('LLEN', dead)}
+  local e, b, t, r = string.match(outcome, '^d (%d+) (%d+) (%d+) (%d+)$')
+  return {1, reschedule(sid, now, debounce, maxwait), tonumber(e), tonumber(b), tonumber(t), redis.call('LLEN', dead), tonumber(r)}
+end
+local restored = 0
+if redis.call('HGET', meta, 'kind') == 'summary' then
+  -- Never confirmed: nothing is redacted, its snapshot goes back to the records (oldest first).
+  local summary = cjson.decode(redis.call('LINDEX', inflight, 0))
+  for i = #summary.snap, 1, -1 do redis.call('LPUSH', notes, summary.snap[i]) end
+  restored = #summary.snap
+else
+  redis.call('HINCRBY', meta, 'settled', redis.call('LLEN', inflight))
 end
 finish_note()
 redis.call('RPUSH', dead, letter)
@@ -99,6 +135,6 @@ if gone then
 else
   touch(ttl)
 end
-record_done(claim, 'd ' .. evicted .. ' ' .. buffered .. ' ' .. trimmed)
-return {1, reschedule(sid, now, debounce, maxwait), evicted, buffered, trimmed, length}
+record_done(claim, 'd ' .. evicted .. ' ' .. buffered .. ' ' .. trimmed .. ' ' .. restored)
+return {1, reschedule(sid, now, debounce, maxwait), evicted, buffered, trimmed, length, restored}
 `);

@@ -3,7 +3,7 @@ import { WriterClosedError } from "../errors.js";
 import { formatNoteColumns } from "../note/format.js";
 import { MAX_TIMER_MS } from "../option-checks.js";
 import type { NoteAction } from "../payloads/types.js";
-import type { DeliveryEngine, DeliveryEngineFactory, DeliveryHost, RedriveOutcome, WriteOutcome } from "../writer/delivery-engine.js";
+import type { DeliveryEngine, DeliveryEngineFactory, DeliveryHost, RedriveOutcome, SummaryOutcome, SummaryRequest, WriteOutcome } from "../writer/delivery-engine.js";
 import type { CloseSummary, DeadLetter } from "../writer/events.js";
 import { RedisUnavailableError } from "./commands.js";
 import { RedisConnection } from "./connection.js";
@@ -14,6 +14,7 @@ import { encodeActions } from "./entries.js";
 import { EvictionPolicyCheck, RedisEvictionPolicyError } from "./eviction-policy.js";
 import { confirmNote, parseClaim, recordFailure, type Claim, type OutcomeContext } from "./note-outcomes.js";
 import { RedisDeadLetters } from "./redis-dead-letters.js";
+import { queueSummary, redactOnce } from "./redis-redactions.js";
 
 /** How many times a CLAIM whose reply was lost is re-run at once before the session is woken later. */
 const CLAIM_TRIES = 4;
@@ -45,6 +46,8 @@ export class RedisDelivery implements DeliveryEngine {
   readonly #owedAtClose = new Set<string>();
   /** Sessions whose claimed note's call or outcome step has not settled yet. */
   readonly #unsettled = new Set<string>();
+  /** Sessions that may have redactions queued (after a confirmed summary, or found by the poller). */
+  readonly #mayRedact = new Set<string>();
   readonly #outcomes: OutcomeContext;
   readonly #poller: NodeJS.Timeout;
   #idleWaiters: Array<() => void> = [];
@@ -71,6 +74,7 @@ export class RedisDelivery implements DeliveryEngine {
       host, redis: this.#redis, keys: this.#keys, ttlMs: this.#ttlMs, deadLetters: this.#dead,
       settle: (sessionId, step) => this.#settle(sessionId, step),
       schedule: (sessionId, at) => this.#schedule(sessionId, at),
+      redactionsQueued: (sessionId) => this.#mayRedact.add(sessionId),
     };
     const pollMs = positive("pollIntervalMs", options.pollIntervalMs ?? 500);
     this.#poller = setInterval(() => this.#poll(), pollMs);
@@ -113,7 +117,7 @@ export class RedisDelivery implements DeliveryEngine {
     args.push(o.dedupeWindowMs, o.maxDedupeIds, o.preLinkWindowMs);
     if (encodeActions(actions, now / 1000, args) === 0) return { accepted: 0, duplicates: 0, trimmed: 0 };
     if (!this.#policy.passed) await this.#ready();
-    const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), args)) as [number, number, string, number, number, number, number];
+    const reply = (await WRITE.run(this.#redis, this.#keys.session(sessionId), args)) as [number, number, string, number, number, number, number, string, ...number[]];
     const trimmed = Number(reply[4]);
     const duplicates = Number(reply[5]);
     this.#host.stats.actionsTrimmed += trimmed;
@@ -126,7 +130,13 @@ export class RedisDelivery implements DeliveryEngine {
       this.#host.events.emit("linked", { sessionId, conversationId: reply[2], bufferedActions: Number(reply[3]) });
     }
     this.#schedule(sessionId, Number(reply[1]));
-    return { accepted: Number(reply[0]), duplicates, trimmed };
+    return { accepted: Number(reply[0]), duplicates, trimmed, newActions: newActions(actions, reply, duplicates), lastSequence: Number(reply[7]) };
+  }
+
+  async summarize(request: SummaryRequest): Promise<SummaryOutcome> {
+    if (this.#closing) throw new WriterClosedError();
+    await this.#ready();
+    return queueSummary(this.#outcomes, request);
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
@@ -248,6 +258,13 @@ export class RedisDelivery implements DeliveryEngine {
     const running = this.#busy.get(sessionId);
     if (running !== undefined) return running.then(() => true);
     const work = this.#claimAndPost(sessionId, force)
+      .then(async (claimed) => {
+        // Redactions after confirmed summaries, one per look, beside the notes.
+        if (!this.#drainStopped && this.#mayRedact.has(sessionId) && !(await redactOnce(this.#outcomes, sessionId, this.#leaseMs))) {
+          this.#mayRedact.delete(sessionId);
+        }
+        return claimed;
+      })
       .catch((error: unknown) => {
         if (!this.#abandoned) this.#report("delivery step failed; the session stays due", error, sessionId);
         return false;
@@ -279,7 +296,7 @@ export class RedisDelivery implements DeliveryEngine {
     const o = this.#host.options;
     const binSeconds = claim.kind === "flush" ? o.binSeconds : 0;
     // Deterministic in the claimed entries: a frozen note is posted again byte for byte.
-    const body = formatNoteColumns(sessionId, claim.descriptions, claim.starts, binSeconds, o.now() / 1000);
+    const body = claim.summaryBody ?? formatNoteColumns(sessionId, claim.descriptions, claim.starts, binSeconds, o.now() / 1000);
     this.#unsettled.add(sessionId);
     let slow = false;
     let renewal: NodeJS.Timeout | undefined;
@@ -374,7 +391,12 @@ export class RedisDelivery implements DeliveryEngine {
     this.#ready()
       .then(() => this.#redis.sendCommand(["ZRANGEBYSCORE", this.#keys.due, "-inf", String(now), "LIMIT", "0", "100"]))
       .then((ids) => {
-        for (const sid of ids as string[]) if (!this.#busy.has(sid) && !this.#wakes.has(sid)) void this.#attempt(sid, false);
+        for (const sid of ids as string[]) {
+          if (this.#busy.has(sid) || this.#wakes.has(sid)) continue;
+          // Due without a local wake-up: maybe another instance's (or a previous run's) redactions.
+          this.#mayRedact.add(sid);
+          void this.#attempt(sid, false);
+        }
       })
       .catch((error: unknown) => {
         // A refusal is what every call reports already; the poller need not repeat it twice a second.
@@ -396,6 +418,14 @@ export class RedisDelivery implements DeliveryEngine {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/** The batch's actions the engine accepted (WRITE lists the positions of duplicates among the encoded ones). */
+function newActions(actions: readonly NoteAction[], reply: readonly unknown[], duplicates: number): readonly NoteAction[] {
+  const objects = actions.every((a) => a !== null && typeof a === "object") ? actions : actions.filter((a) => a !== null && typeof a === "object");
+  if (duplicates === 0) return objects;
+  const dup = new Set(reply.slice(8).map(Number));
+  return objects.filter((_, i) => !dup.has(i));
 }
 
 /** 96 random bits: names one claim, and the note it starts (the idempotency key). */
