@@ -19,7 +19,7 @@ return letters
 
 /**
  * The session's keys (as every delivery script). ARGV: sid, now, debounce, maxwait, ttl,
- * letterJson, then its entries… Removes that exact letter from the shared list and queues its
+ * letterJson, kind ("summary" | "actions"), then its entries (a summary letter: its body)… Removes that exact letter from the shared list and queues its
  * entries again for the session's conversation, bypassing dedupe. Returns {1, at, deadLength};
  * {2} when the session has no conversation now (the letter stays: a pre-link buffer would trim
  * it as too old); {0} when the letter was no longer there (another instance took or re-drove it).
@@ -33,11 +33,19 @@ if not redis.call('HGET', meta, 'conv') then
 end
 if redis.call('LREM', dead, 1, letter) == 0 then return {0} end
 if redis.call('DECRBY', deadbytes, #letter) < 0 then redis.call('SET', deadbytes, 0) end
-local entries = {}
-for i = 7, #ARGV do entries[#entries + 1] = ARGV[i] end
-call_all('RPUSH', pending, entries)
-if not redis.call('HGET', meta, 'first') then redis.call('HSET', meta, 'first', now) end
-redis.call('HSET', meta, 'last', now)
+if ARGV[7] == 'summary' then
+  -- A summary note again, after what the session owes now, with nothing to redact.
+  local owed = redis.call('LLEN', flush) + redis.call('LLEN', pending)
+  if redis.call('HGET', meta, 'kind') ~= 'summary' then owed = owed + redis.call('LLEN', inflight) end
+  local after = num(meta, 'settled') + owed
+  redis.call('RPUSH', summaries, '{"after":' .. string.format('%d', after) .. ',"body":' .. cjson.encode(ARGV[8]) .. ',"snap":[]}')
+else
+  local entries = {}
+  for i = 8, #ARGV do entries[#entries + 1] = ARGV[i] end
+  call_all('RPUSH', pending, entries)
+  if not redis.call('HGET', meta, 'first') then redis.call('HSET', meta, 'first', now) end
+  redis.call('HSET', meta, 'last', now)
+end
 touch(ttl)
 return {1, reschedule(sid, now, debounce, maxwait), redis.call('LLEN', dead)}
 `);

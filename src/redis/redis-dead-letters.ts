@@ -81,8 +81,9 @@ export class RedisDeadLetters {
     for (const [letter, json] of this.#parse(raw)) {
       if (wanted !== null && !wanted.has(letter.id)) continue;
       found.add(letter.id);
-      const argv = [letter.sessionId, args.now, args.debounceMs, args.maxWaitMs, args.ttlMs, json];
-      for (const action of letter.actions) argv.push(encodeEntry(action));
+      const argv = [letter.sessionId, args.now, args.debounceMs, args.maxWaitMs, args.ttlMs, json, letter.kind === "summary" ? "summary" : "actions"];
+      if (letter.kind === "summary") argv.push(letter.body);
+      else for (const action of letter.actions) argv.push(encodeEntry(action));
       const reply = (await REDRIVE.run(this.#redis, this.#keys.session(letter.sessionId), argv)) as number[];
       if (Number(reply[0]) === 2) {
         outcome.skipped.push(letter.id);

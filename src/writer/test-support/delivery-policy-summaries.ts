@@ -114,6 +114,13 @@ export function describeSummaries(ctx: PolicyContext): void {
       // a and b were condensed by the summary that never arrived: they stay.
       expect(w.redactedPartIds).toEqual(more.map((c) => c.partId));
       expect(w.redactedPartIds).not.toContain(covered[0]?.partId);
+
+      // Re-driven, the dead summary is posted again, still redacting nothing.
+      w.behaviourFor = undefined;
+      expect(await w.redriveDeadLetters([letters[0]?.id ?? ""])).toMatchObject({ requeued: 1 });
+      await eventually(() => expect(w.notes.filter((n) => isSummary(n, "doomed"))).toHaveLength(1));
+      await sleep(100);
+      expect(w.redactedPartIds).toEqual(more.map((c) => c.partId));
     });
 
     it("retries a failing redaction until it is done, and stops at a permanent error; the summary stays", async () => {
