@@ -13,6 +13,7 @@ export * from "./writer/index.js";
 export * from "./session/index.js";
 export * from "./stores/index.js";
 export * from "./manager/index.js";
+export * from "./summaries/index.js";
 export * from "./redis/index.js";
 export * from "./integrations/index.js";
 export * from "./connector/index.js";

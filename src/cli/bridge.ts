@@ -16,6 +16,9 @@ import { createJsonLogger, type Logger } from "../server/logger.js";
 import { rateLimitedLogger } from "../server/rate-limit.js";
 import { MemoryReplayGuard, RedisReplayGuard } from "../server/replay-guard.js";
 import { createBridgeServer } from "../server/server.js";
+import { AgentContextWriter } from "../summaries/agent-context-writer.js";
+import { openAiChatLlm } from "../summaries/openai-chat.js";
+import { SessionSummarizer } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
 import type { ChatbotWriterOptions } from "../writer/options.js";
 import { ConfigError, secretsOf, type BridgeConfig } from "./config.js";
@@ -85,12 +88,18 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     delivery: redis?.delivery,
   });
   logWriterEvents(writer, logger);
-  const manager = new AutoplayChatbotManager({ writer, sessionStore: redis?.sessionStore, linkStore: redis?.linkStore });
+  const contextWriter = createContextWriter(config, writer, libraryLogger, logger);
+  const manager = new AutoplayChatbotManager({ writer, contextWriter, sessionStore: redis?.sessionStore, linkStore: redis?.linkStore });
   // The live inbox page (GET /) and the demo replay: inbox mode only.
   const page = inboxWriter === undefined ? undefined : createInboxPage(inboxWriter, manager);
   const inFlight = new ByteBudget(config.maxInFlightBytes);
   let stream: ConnectorStream | undefined;
-  const metrics = createBridgeMetrics(writer, { inFlight, manager, stream: config.connectorStreamUrl === undefined ? undefined : () => stream?.stats() });
+  const metrics = createBridgeMetrics(writer, {
+    inFlight,
+    manager,
+    stream: config.connectorStreamUrl === undefined ? undefined : () => stream?.stats(),
+    summarizer: () => manager.stats().summarizer,
+  });
   let streamFailed = false;
   const { exposure } = config;
   const app = createBridgeApp({
@@ -140,6 +149,7 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
       onPayload: async (payload) => {
         // The connector has no replay: a payload that cannot be recorded now is retried here.
         if (payload.type === "actions") await withRetries(() => manager.onActions(payload), logger);
+        else if (writer.supportsSummaries) await withRetries(() => manager.onSummary(payload, { parsed: true }), logger);
       },
     });
     stream.start();
@@ -180,6 +190,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await stream?.stop();
+      // Summaries being written reach the writer before its drain.
+      await manager.contextWriter?.close();
       const summary = await manager.writer.close();
       await manager.close();
       // Requests still open now (a stalled upload) would hold server.close() forever.
@@ -238,6 +250,25 @@ async function requireRedisClient(): Promise<void> {
   }
 }
 
+/**
+ * LLM summaries when LLM_BASE_URL is set: an OpenAI-compatible endpoint, SUMMARY_THRESHOLD new
+ * actions per summary. Off (with a warning) when the delivery engine cannot run the overwrite step.
+ */
+function createContextWriter(config: BridgeConfig, writer: BaseChatbotWriter, libraryLogger: Logger, logger: Logger): AgentContextWriter | undefined {
+  const { llmBaseUrl, llmApiKey, llmModel, llmTimeoutMs, threshold } = config.summaries;
+  if (llmBaseUrl === undefined) return undefined;
+  if (!writer.supportsSummaries) {
+    logger.warn("LLM_BASE_URL is set but this delivery engine does not run summaries yet; summaries are off", { store: config.redisUrl === undefined ? "memory" : "redis" });
+    return undefined;
+  }
+  const maxAttempts = 3;
+  const llm = openAiChatLlm({ baseUrl: llmBaseUrl, apiKey: llmApiKey, model: llmModel, timeoutMs: llmTimeoutMs, maxAttempts });
+  // The summarizer's own bound covers the client's retries (each request bounded by LLM_TIMEOUT_MS).
+  const summarizer = new SessionSummarizer({ llm, threshold, llmTimeoutMs: llmTimeoutMs * maxAttempts + 10_000, logger: libraryLogger });
+  logger.info("summaries on", { llmBaseUrl, model: llmModel, threshold });
+  return new AgentContextWriter({ writer, summarizer, closeTimeoutMs: Math.min(5_000, config.shutdownTimeoutMs) });
+}
+
 /** Debug: every delivered note and retry (ids, counts, durations, never action text); info: unlinks. */
 function logWriterEvents(writer: BaseChatbotWriter, logger: Logger): void {
   writer.on("delivered", (e) =>
@@ -246,6 +277,9 @@ function logWriterEvents(writer: BaseChatbotWriter, logger: Logger): void {
   writer.on("retrying", (e) => logger.debug("note retrying", { sessionId: e.sessionId, conversationId: e.conversationId, kind: e.kind, attempt: e.attempt, delayMs: e.delayMs, error: e.error instanceof Error ? e.error.message : String(e.error) }));
   writer.on("linked", (e) => logger.debug("writer linked session", { sessionId: e.sessionId, conversationId: e.conversationId, bufferedActions: e.bufferedActions }));
   writer.on("duplicates", (e) => logger.debug("duplicate actions dropped", { sessionId: e.sessionId, count: e.count }));
+  writer.on("summary-delivered", (e) => logger.info("summary delivered", { sessionId: e.sessionId, conversationId: e.conversationId, partId: e.partId, redactions: e.redactions }));
+  writer.on("summary-failed", (e) => logger.warn("summary not delivered; nothing redacted", { sessionId: e.sessionId, conversationId: e.conversationId, reason: e.reason, error: e.error }));
+  writer.on("redacted", (e) => logger.debug("note redacted", { sessionId: e.sessionId, conversationId: e.conversationId, partId: e.partId, attempt: e.attempt }));
   writer.on("unlinked", (e) => logger.info("session unlinked: its conversation is gone", { sessionId: e.sessionId, conversationId: e.conversationId, reason: e.reason, error: e.error, bufferedActions: e.bufferedActions }));
 }
 

@@ -76,6 +76,8 @@ export interface BridgeConfig {
   postTimeoutMs: number;
   platformRequestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** LLM summaries (docs/summaries.md); off when `llmBaseUrl` is unset. */
+  summaries: { llmBaseUrl: string | undefined; llmApiKey: string | undefined; llmModel: string; llmTimeoutMs: number; threshold: number };
 }
 
 /** Every setting: environment name, default, and what it is (for `--help` and the README). */
@@ -116,6 +118,11 @@ export const SETTINGS = {
   POST_TIMEOUT_MS: { default: "10000", help: "a platform call slower than this is logged as slow (it is still awaited: it may land)" },
   PLATFORM_REQUEST_TIMEOUT_MS: { default: "30000", help: "longest one HTTP request to the platform may take; a hung request then fails and is retried (keep above POST_TIMEOUT_MS)" },
   SHUTDOWN_TIMEOUT_MS: { default: "10000", help: "bound on the drain at SIGTERM" },
+  LLM_BASE_URL: { default: undefined, help: "OpenAI-compatible endpoint for summaries (POST {LLM_BASE_URL}/chat/completions); unset = summaries off" },
+  LLM_API_KEY: { default: undefined, help: "bearer key of LLM_BASE_URL" },
+  LLM_MODEL: { default: "gpt-4o-mini", help: "model of the summary requests" },
+  LLM_TIMEOUT_MS: { default: "60000", help: "bound on one LLM request (retried on 429, 5xx and timeouts)" },
+  SUMMARY_THRESHOLD: { default: "20", help: "new actions of a session that trigger a summary (the covered notes are then redacted)" },
 } as const satisfies Record<string, { default: string | undefined; help: string }>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -183,6 +190,13 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     postTimeoutMs: integer("POST_TIMEOUT_MS", raw("POST_TIMEOUT_MS"), 1, 600_000),
     platformRequestTimeoutMs: integer("PLATFORM_REQUEST_TIMEOUT_MS", raw("PLATFORM_REQUEST_TIMEOUT_MS"), 1, 3_600_000),
     shutdownTimeoutMs: integer("SHUTDOWN_TIMEOUT_MS", raw("SHUTDOWN_TIMEOUT_MS"), 0, 600_000),
+    summaries: {
+      llmBaseUrl: url("LLM_BASE_URL", raw("LLM_BASE_URL"), ["http:", "https:"]),
+      llmApiKey: raw("LLM_API_KEY"),
+      llmModel: nonEmpty("LLM_MODEL", raw("LLM_MODEL")),
+      llmTimeoutMs: integer("LLM_TIMEOUT_MS", raw("LLM_TIMEOUT_MS"), 1, 3_600_000),
+      threshold: integer("SUMMARY_THRESHOLD", raw("SUMMARY_THRESHOLD"), 1, 100_000),
+    },
   };
   const destination = raw("DESTINATION");
   requireFor(problems, destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");
@@ -246,6 +260,7 @@ export function secretsOf(config: BridgeConfig): string[] {
     config.httpBridge.token,
     config.linkToken,
     config.adminToken,
+    config.summaries.llmApiKey,
   ];
   return values.filter((v): v is string => v !== undefined);
 }

@@ -1,7 +1,7 @@
 import { checkConversationId } from "../conversation-id.js";
 import { ConcurrentUpdateError, PayloadError, WriterClosedError } from "../errors.js";
-import { parseActionsPayload, type ParseOptions } from "../payloads/parse.js";
-import type { ActionsPayload } from "../payloads/types.js";
+import { parseActionsPayload, parseSummaryPayload, type ParseOptions } from "../payloads/parse.js";
+import type { ActionsPayload, SummaryPayload } from "../payloads/types.js";
 import type { ConversationEventType } from "../session/conversation-event.js";
 import type { SessionState } from "../session/session-state.js";
 import { invalidOption, requireDurationMs } from "../session/validation.js";
@@ -9,7 +9,10 @@ import { linkConversation } from "../stores/link-conversation.js";
 import { InMemoryConversationLinkStore } from "../stores/memory-conversation-link-store.js";
 import { InMemorySessionStateStore } from "../stores/memory-session-state-store.js";
 import type { ConversationLinkStore, SessionStateStore, SessionStoreStats } from "../stores/types.js";
+import type { AgentContextWriter } from "../summaries/agent-context-writer.js";
+import type { SummarizerStats } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
+import type { SummaryOutcome, WriteOutcome } from "../writer/delivery-engine.js";
 import { ConversationUnlinks } from "./conversation-unlinks.js";
 import { identityChanges, mergeIdentity, requireParsed } from "./actions-input.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
@@ -21,6 +24,12 @@ export const DEFAULT_UNLINKED_STATE_TTL_MS = 240_000;
 export interface AutoplayChatbotManagerOptions {
   /** Delivers the notes (a platform writer). Closed by `close()`. */
   writer: BaseChatbotWriter;
+  /**
+   * Summaries (SPEC §8): an {@link AgentContextWriter} on the same writer. The manager feeds it
+   * each payload's new actions after the writer accepted them, and hands it the connector's
+   * `summary` payloads (`onSummary`). Closed (before the writer) by `close()`.
+   */
+  contextWriter?: AgentContextWriter;
   /** Where session states live. @default a new InMemorySessionStateStore (closed by `close()`) */
   sessionStore?: SessionStateStore;
   /** conversation id → session id. @default a new InMemoryConversationLinkStore (closed by `close()`) */
@@ -91,6 +100,14 @@ export interface ManagerStats {
   unlinksPending: number;
   /** The session store's counters, when it keeps any (the in-memory store does); else null. */
   sessionStore: SessionStoreStats | null;
+  /** The context writer's summarizer counters, when a `contextWriter` with a summarizer is set; else null. */
+  summarizer: SummarizerStats | null;
+}
+
+/** How `onSummary` reads its payload. */
+export interface OnSummaryOptions extends ParseOptions {
+  /** The payload is a `SummaryPayload` already returned by `parseSummaryPayload` / `parsePayload`. @default false */
+  parsed?: boolean;
 }
 
 /**
@@ -104,6 +121,7 @@ export class AutoplayChatbotManager {
   readonly writer: BaseChatbotWriter;
   readonly sessionStore: SessionStateStore;
   readonly linkStore: ConversationLinkStore;
+  readonly contextWriter: AgentContextWriter | null;
   readonly #owned: Array<{ close?(): Promise<void> }> = [];
   readonly #serializer = new KeyedSerializer();
   readonly #stateRefreshMs: number;
@@ -122,6 +140,10 @@ export class AutoplayChatbotManager {
     this.#stateRefreshMs = options.stateRefreshMs ?? 3_600_000;
     if (!(this.#stateRefreshMs >= 0)) throw new TypeError(`Expected \`stateRefreshMs\` to be >= 0, got ${String(options.stateRefreshMs)}`);
     this.writer = options.writer;
+    this.contextWriter = options.contextWriter ?? null;
+    if (this.contextWriter !== null && this.contextWriter.writer !== this.writer) {
+      throw new TypeError("Expected `contextWriter` to be an AgentContextWriter on the manager's `writer`");
+    }
     const sessions = sessionStoreFrom(options);
     this.sessionStore = sessions.owned ? this.#own(sessions.store) : sessions.store;
     this.linkStore = options.linkStore ?? this.#own(new InMemoryConversationLinkStore());
@@ -172,6 +194,7 @@ export class AutoplayChatbotManager {
       }
       const conversationId = state.conversationLinked ? state.conversationId : null;
       const written = await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
+      if (this.contextWriter !== null && written.accepted > 0) this.#feedSummaries(sessionId, parsed, written);
       return {
         sessionId,
         accepted: parsed.actions.length,
@@ -180,6 +203,30 @@ export class AutoplayChatbotManager {
         trimmed: written.trimmed,
         conversationId,
       };
+    });
+  }
+
+  /**
+   * Takes the connector's own `summary` payload (raw JSON text, bytes, or an object; or with
+   * `{ parsed: true }` a parsed `SummaryPayload`): posts it as a summary note after what the
+   * session already owes and, once it is confirmed, redacts the session's notes whose actions are
+   * all among the `replaces` latest it accepted (docs/summaries.md). In session order with
+   * `onActions`. A session without a conversation gets nothing posted (`status: "unlinked"`).
+   * @throws PayloadError when the payload is malformed, carries no session id or no summary.
+   * @throws WriterClosedError after `close()` began.
+   */
+  async onSummary(payload: unknown, options?: OnSummaryOptions): Promise<SummaryOutcome> {
+    this.#assertOpen();
+    const parsed = options?.parsed === true ? requireParsedSummary(payload) : parseSummaryPayload(payload, options);
+    const sessionId = parsed.session_id;
+    if (typeof sessionId !== "string" || sessionId === "") {
+      throw new PayloadError("session_id is required: a summary without a session cannot be attributed to a conversation");
+    }
+    if (parsed.summary.trim() === "") throw new PayloadError("summary is empty");
+    return this.#serializer.run(sessionId, async () => {
+      if (this.contextWriter !== null) return this.contextWriter.onSummary(parsed);
+      const replaces = Number.isFinite(parsed.replaces) ? Math.max(0, Math.floor(parsed.replaces)) : 0;
+      return this.writer.postSummary(sessionId, parsed.summary, { latestActions: replaces });
     });
   }
 
@@ -248,6 +295,7 @@ export class AutoplayChatbotManager {
       unlinksFailed: this.#unlinks.failed,
       unlinksPending: this.#unlinks.pending,
       sessionStore: this.sessionStore.stats?.() ?? null,
+      summarizer: this.contextWriter?.stats().summarizer ?? null,
     };
   }
 
@@ -260,6 +308,8 @@ export class AutoplayChatbotManager {
     this.#closing = true;
     this.#closed ??= (async () => {
       try {
+        // Summaries still being written reach the writer first, so its drain includes them.
+        await this.contextWriter?.close();
         await this.writer.close();
       } finally {
         this.#unsubscribe();
@@ -268,6 +318,18 @@ export class AutoplayChatbotManager {
       }
     })();
     return this.#closed;
+  }
+
+  /** Hands the batch's new actions to the summarizer; a summary is a bonus, so nothing here fails the batch. */
+  #feedSummaries(sessionId: string, parsed: ActionsPayload, written: WriteOutcome): void {
+    // An engine that does not report which actions were new: the batch is new only without duplicates.
+    const fresh = written.newActions ?? (written.duplicates === 0 ? parsed.actions : null);
+    if (fresh === null) return;
+    try {
+      this.contextWriter?.addActions(sessionId, fresh, written.lastSequence);
+    } catch {
+      // Closed concurrently: the actions are delivered; only their summary is skipped.
+    }
   }
 
   #assertOpen(): void {
@@ -300,6 +362,15 @@ export class AutoplayChatbotManager {
     this.#owned.push(resource);
     return resource;
   }
+}
+
+/** A summary payload the caller says is parsed. */
+function requireParsedSummary(payload: unknown): SummaryPayload {
+  const candidate = payload as Partial<SummaryPayload> | null;
+  if (candidate === null || typeof candidate !== "object" || candidate.type !== "summary" || typeof candidate.summary !== "string") {
+    throw new PayloadError("with { parsed: true }, onSummary expects a SummaryPayload returned by parseSummaryPayload");
+  }
+  return candidate as SummaryPayload;
 }
 
 /**

@@ -7,4 +7,5 @@ export {
   type ChatbotEventOutcome,
   type ManagerStats,
   type OnActionsOptions,
+  type OnSummaryOptions,
 } from "./autoplay-chatbot-manager.js";

@@ -146,6 +146,23 @@ describe("POST /events", () => {
     expect(writer.notes[0]?.body).toMatch(/\[1\] once$/);
   });
 
+  it("runs a connector summary payload through the overwrite step, once per body", async () => {
+    await manager.onChatbotEvent("s9", "c9");
+    for (const [i, d] of ["one", "two"].entries()) {
+      const body = actions("s9", [d], i);
+      await post("/events", body, signed(body));
+      await vi.waitFor(() => expect(writer.notes).toHaveLength(i + 1));
+    }
+    const summary = JSON.stringify({ type: "summary", product_id: "p", session_id: "s9", summary: "one, two", replaces: 2, forwarded_at: T0 });
+    const res = await post("/events", summary, signed(summary));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ status: "queued", session_id: "s9", redactions: 2 });
+    expect(await (await post("/events", summary, signed(summary))).json()).toEqual({ status: "duplicate" });
+    await vi.waitFor(() => expect(writer.redactedPartIds).toEqual(writer.notes.slice(0, 2).map((n) => n.partId)));
+    expect(writer.notes[2]?.body.endsWith("\n\none, two")).toBe(true);
+    await vi.waitFor(async () => expect(await metricsText()).toMatch(/bridge_redactions_total 2/));
+  });
+
   it("never calls a retry of unrecorded work a duplicate", async () => {
     const body = actions("s-retry", ["x"]);
     const guard = new MemoryReplayGuard();

@@ -185,7 +185,19 @@ async function events(c: AppContext, req: IncomingMessage, raw: Buffer): Promise
   }
   const payload = parsePayload(raw, { maxBytes: c.maxBodyBytes, onWarning: (message) => c.logger.warn(message) });
   if (payload === null) return { status: 202, body: { status: "ignored", reason: "unknown type" } };
-  if (payload.type === "summary") return { status: 202, body: { status: "ignored", reason: "summaries are not delivered by this version" } };
+  if (payload.type === "summary") {
+    if (!c.manager.writer.supportsSummaries) return { status: 202, body: { status: "ignored", reason: "this delivery engine does not run summaries" } };
+    return once(
+      c.replay,
+      `events:${digest(raw)}`,
+      async () => {
+        const outcome = await c.manager.onSummary(payload, { parsed: true });
+        c.logger.debug("summary recorded", { sessionId: payload.session_id, status: outcome.status, snapshot: outcome.snapshot });
+        return { status: 202, body: { status: outcome.status, session_id: payload.session_id, redactions: outcome.snapshot } };
+      },
+      { status: 202, body: { status: "duplicate" } },
+    );
+  }
   // Engines deduplicate actions themselves; this body guard also keeps a replayed body from
   // touching the session state at all, and answers it as a duplicate without a write.
   return once(

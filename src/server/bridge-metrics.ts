@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ConnectorStreamStats } from "../connector/connector-stream.js";
 import type { ManagerStats } from "../manager/autoplay-chatbot-manager.js";
+import type { SummarizerStats } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
 import type { WriterStats } from "../writer/stats.js";
 import type { ByteBudget } from "./byte-budget.js";
@@ -41,6 +42,8 @@ export interface BridgeMetricsSources {
   manager?: { stats(): ManagerStats };
   /** The connector stream's counters (pull mode), read when scraped; undefined before the stream exists. */
   stream?: () => ConnectorStreamStats | undefined;
+  /** The summarizer's counters (summaries on; null while off), read when scraped. */
+  summarizer?: () => SummarizerStats | null;
   /** prom-client's default process metrics (`collectDefaultMetrics`). @default true */
   defaultMetrics?: boolean;
 }
@@ -69,6 +72,11 @@ export function createBridgeMetrics(writer: BaseChatbotWriter, sources: BridgeMe
   }
   if (sources.manager !== undefined) managerMetrics(registry, sources.manager);
   if (sources.stream !== undefined) streamMetrics(registry, sources.stream);
+  if (sources.summarizer !== undefined) {
+    const summarizer = sources.summarizer;
+    counterFrom(registry, "bridge_llm_summaries_total", "summaries the LLM wrote", () => summarizer()?.summaries ?? 0);
+    counterFrom(registry, "bridge_llm_failures_total", "LLM calls that failed or timed out (history kept)", () => summarizer()?.llmFailures ?? 0);
+  }
 
   const rateLimited = new Counter({ name: "bridge_platform_429_total", help: "platform answers of 429 Too Many Requests", registers });
   const latency = new Histogram({ name: "bridge_delivery_seconds", help: "time of one platform call for a note", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });
@@ -93,6 +101,11 @@ function writerMetrics(registry: Registry, stats: () => WriterStats): void {
     ["bridge_dead_letters_evicted_total", "dead letters pushed out of the bounded list by newer ones", (s) => s.deadLettersEvicted],
     ["bridge_notes_throttled_total", "posts held back by per-conversation spacing", (s) => s.throttled],
     ["bridge_sessions_unlinked_total", "sessions unlinked because their conversation was gone", (s) => s.unlinked],
+    ["bridge_summaries_posted_total", "summary notes the platform confirmed", (s) => s.summariesPosted],
+    ["bridge_summaries_failed_total", "summary notes dead-lettered (nothing redacted)", (s) => s.summariesFailed],
+    ["bridge_redactions_total", "notes redacted after their summary was confirmed", (s) => s.redactions],
+    ["bridge_redactions_retried_total", "failed redactions tried again", (s) => s.redactionRetries],
+    ["bridge_redactions_failed_total", "redactions given up", (s) => s.redactionsFailed],
   ];
   for (const [name, help, read] of counters) counterFrom(registry, name, help, () => read(stats()));
   gaugeFrom(registry, "bridge_dead_letters", "dead letters held now", () => stats().deadLetters);

@@ -182,7 +182,7 @@ describe("the OpenAPI description matches the real answers", () => {
     expect((await call(events(batch))).body).toMatchObject({ status: "accepted", new: 2 });
     expect((await call(events(batch))).body).toEqual({ status: "duplicate" });
     expect((await call(events(JSON.stringify({ type: "mystery" })))).body).toMatchObject({ status: "ignored" });
-    expect((await call(events(JSON.stringify({ type: "summary", session_id: "s", summary: "x" })))).body).toMatchObject({ status: "ignored" });
+    expect((await call(events(JSON.stringify({ type: "summary", session_id: "s", summary: "x" })))).body).toMatchObject({ status: "unlinked", session_id: "s" });
     expect((await call(events(batch, { "x-connector-signature": "sha256=00" }))).status).toBe(401);
     expect((await call(events("{", { "x-connector-signature": sign.connector("{", SECRET) }))).status).toBe(400);
     const badField = JSON.stringify({ type: "actions", session_id: "s", actions: "nope" });

@@ -61,6 +61,13 @@ const schemas: Record<string, Json> = {
     properties: { status: { const: "accepted" }, session_id: str, actions: int, new: int, duplicates: int },
     additionalProperties: false,
   },
+  SummaryRecorded: {
+    type: "object",
+    description: "a connector summary payload: queued after what the session owes (its covered notes are redacted once it is posted), or unlinked (no conversation: nothing done)",
+    required: ["status", "session_id", "redactions"],
+    properties: { status: { enum: ["queued", "unlinked"] }, session_id: str, redactions: int },
+    additionalProperties: false,
+  },
   Duplicate: { type: "object", required: ["status"], properties: { status: { const: "duplicate" } }, additionalProperties: false },
   Ignored: { type: "object", required: ["status", "reason"], properties: { status: { const: "ignored" }, reason: str }, additionalProperties: false },
   Linked: {
@@ -80,6 +87,11 @@ const schemas: Record<string, Json> = {
     type: "object",
     required: ["type", "session_id", "actions"],
     properties: { type: { const: "actions" }, product_id: str, session_id: str, user_id: strOrNull, email: strOrNull, actions: { type: "array", items: ref("SlimAction") }, count: int, forwarded_at: { type: "number" }, conversation_id: strOrNull },
+  },
+  SummaryPayload: {
+    type: "object",
+    required: ["type", "session_id", "summary"],
+    properties: { type: { const: "summary" }, product_id: str, session_id: str, summary: str, replaces: int, forwarded_at: { type: "number" } },
   },
   IntercomNotification: {
     type: "object",
@@ -146,8 +158,8 @@ const paths: Record<string, Json> = {
     post: {
       summary: "connector push of a payload (mounted in push mode, and in pull mode with CONNECTOR_SECRET)",
       security: [{ connectorSignature: [] }],
-      requestBody: body(ref("ActionsPayload")),
-      responses: { "202": json({ oneOf: [ref("Accepted"), ref("Duplicate"), ref("Ignored")] }, "recorded (or a replayed body, or an unknown payload type)"), ...REFUSED, ...COMMON },
+      requestBody: body({ oneOf: [ref("ActionsPayload"), ref("SummaryPayload")] }),
+      responses: { "202": json({ oneOf: [ref("Accepted"), ref("SummaryRecorded"), ref("Duplicate"), ref("Ignored")] }, "recorded (or a replayed body, an unknown payload type, or a summary the engine cannot run)"), ...REFUSED, ...COMMON },
     },
   },
   "/webhooks/intercom": {

@@ -5,5 +5,7 @@ export {
   type PostBehaviour,
   type PostGate,
   type RecordedCall,
+  type RecordedRedaction,
   type RetryableFailure,
 } from "./recording-writer.js";
+export { ScriptedLlm, type LlmBehaviour, type LlmGate } from "./scripted-llm.js";

@@ -16,6 +16,22 @@ export interface RecordedCall {
   settledAt?: number;
   outcome: "pending" | "delivered" | "failed" | "hung";
   partId: string | null;
+  /** Position of the call's settling on the writer's one timeline of calls and redactions (see {@link RecordedRedaction.tick}). */
+  settledTick?: number;
+}
+
+/** One `redactPart` call. */
+export interface RecordedRedaction {
+  readonly conversationId: string;
+  readonly partId: string;
+  /** The writer's clock when the call started, epoch ms. */
+  readonly at: number;
+  /**
+   * Position of the call's start on one counter shared with posts' `settledTick`: a redaction
+   * with a larger tick than a post's `settledTick` started after that post was confirmed.
+   */
+  readonly tick: number;
+  outcome: "redacted" | "failed";
 }
 
 /** What a retryable failure looks like to the writer (see {@link RetryableDeliveryError}). */
@@ -60,9 +76,11 @@ export type PostBehaviour =
 export class RecordingChatbotWriter extends BaseChatbotWriter {
   /** Every call, in the order they started. */
   readonly calls: RecordedCall[] = [];
-  /** Every `redactPart` call. */
-  readonly redactions: Array<{ conversationId: string; partId: string }> = [];
+  /** Every `redactPart` call, failed ones included (see `outcome`). */
+  readonly redactions: RecordedRedaction[] = [];
   readonly #script: PostBehaviour[] = [];
+  readonly #redactScript: unknown[] = [];
+  #tick = 0;
   readonly #inFlightBySession = new Map<string, number>();
   #maxConcurrentPerSession = 0;
   #nextId = 1;
@@ -77,6 +95,17 @@ export class RecordingChatbotWriter extends BaseChatbotWriter {
 
   constructor(options: Partial<ChatbotWriterOptions> = {}) {
     super({ productId: "test", logger: {}, ...options });
+  }
+
+  /** Part ids redacted (successful `redactPart` calls), in order. */
+  get redactedPartIds(): string[] {
+    return this.redactions.filter((r) => r.outcome === "redacted").map((r) => r.partId);
+  }
+
+  /** The next `count` `redactPart` calls throw `error` (default: a retryable 503). */
+  failRedactionsNext(count = 1, error: unknown = new RetryableDeliveryError("simulated redaction failure", { status: 503 })): this {
+    for (let i = 0; i < count; i++) this.#redactScript.push(error);
+    return this;
   }
 
   /** Notes the platform accepted, in delivery order. */
@@ -194,12 +223,18 @@ export class RecordingChatbotWriter extends BaseChatbotWriter {
       return await this.#perform(call, behaviour, context.signal);
     } finally {
       call.settledAt = this.options.now();
+      call.settledTick = ++this.#tick;
       this.#inFlightBySession.set(call.sessionId, (this.#inFlightBySession.get(call.sessionId) ?? 1) - 1);
     }
   }
 
   protected override async redactPart(conversationId: string, partId: string): Promise<void> {
-    this.redactions.push({ conversationId, partId });
+    const record: RecordedRedaction = { conversationId, partId, at: this.options.now(), tick: ++this.#tick, outcome: "redacted" };
+    this.redactions.push(record);
+    if (this.#redactScript.length > 0) {
+      record.outcome = "failed";
+      throw this.#redactScript.shift();
+    }
   }
 
   async #perform(call: RecordedCall, behaviour: PostBehaviour, signal: AbortSignal): Promise<string | null> {

@@ -22,13 +22,16 @@ export interface BufferedAction {
 
 /**
  * A session's buffered actions in column form. The writer keeps only what a note renders
- * (description and start time), in two parallel arrays, because a buffered action is then a
- * string reference and a packed double instead of the whole wire object: that is what keeps
- * memory per buffered action small. Arrays are allocated on first use.
+ * (description and start time) and the action's sequence number in the session (for summaries:
+ * which notes a summary covers), in parallel arrays, because a buffered action is then a string
+ * reference and two packed numbers instead of the whole wire object: that is what keeps memory
+ * per buffered action small. Arrays are allocated on first use.
  */
 export class ActionBuffer {
   #descriptions: string[] = [];
   #starts: number[] = [];
+  /** Sequence number of each action in its session (1, 2, …); 0 when unknown (a re-driven action). */
+  #seqs: number[] = [];
   /** Smallest start held, so trimming can skip the scan when nothing is old enough. */
   #minStart = Number.POSITIVE_INFINITY;
 
@@ -36,16 +39,22 @@ export class ActionBuffer {
     return this.#starts.length;
   }
 
-  /** Appends wire actions, filed under {@link usableStart}. */
-  append(actions: readonly NoteAction[], arrivalSeconds: number): void {
+  /**
+   * Appends wire actions, filed under {@link usableStart}. `actions[i]` gets sequence number
+   * `firstSeq + i` (non-objects are skipped, their numbers unused); `firstSeq` 0 means unknown.
+   */
+  append(actions: readonly NoteAction[], arrivalSeconds: number, firstSeq = 0): void {
     const descriptions = this.#descriptions;
     const starts = this.#starts;
-    for (const action of actions) {
+    const seqs = this.#seqs;
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i];
       if (action === null || typeof action !== "object") continue;
       const start = usableStart(action.timestamp_start, arrivalSeconds);
       const text = action.description;
       descriptions.push(typeof text === "string" ? text : text == null ? "" : String(text));
       starts.push(start);
+      seqs.push(firstSeq === 0 ? 0 : firstSeq + i);
       if (start < this.#minStart) this.#minStart = start;
     }
   }
@@ -55,6 +64,7 @@ export class ActionBuffer {
     for (let i = 0; i < other.#starts.length; i++) {
       this.#descriptions.push(other.#descriptions[i] as string);
       this.#starts.push(other.#starts[i] as number);
+      this.#seqs.push(other.#seqs[i] as number);
     }
     this.#minStart = Math.min(this.#minStart, other.#minStart);
     other.clear();
@@ -64,6 +74,7 @@ export class ActionBuffer {
   prependBuffer(other: ActionBuffer): void {
     this.#descriptions = other.#descriptions.concat(this.#descriptions);
     this.#starts = other.#starts.concat(this.#starts);
+    this.#seqs = other.#seqs.concat(this.#seqs);
     this.#minStart = Math.min(this.#minStart, other.#minStart);
     other.clear();
   }
@@ -74,16 +85,19 @@ export class ActionBuffer {
     const before = this.#starts.length;
     const descriptions: string[] = [];
     const starts: number[] = [];
+    const seqs: number[] = [];
     let min = Number.POSITIVE_INFINITY;
     for (let i = 0; i < before; i++) {
       const start = this.#starts[i] as number;
       if (start < cutoffSeconds) continue;
       descriptions.push(this.#descriptions[i] as string);
       starts.push(start);
+      seqs.push(this.#seqs[i] as number);
       if (start < min) min = start;
     }
     this.#descriptions = descriptions;
     this.#starts = starts;
+    this.#seqs = seqs;
     this.#minStart = min;
     return before - starts.length;
   }
@@ -107,12 +121,14 @@ export class ActionBuffer {
     if (n === count) {
       taken.#descriptions = this.#descriptions;
       taken.#starts = this.#starts;
+      taken.#seqs = this.#seqs;
       taken.#minStart = this.#minStart;
       this.clear();
       return taken;
     }
     taken.#descriptions = this.#descriptions.splice(0, n);
     taken.#starts = this.#starts.splice(0, n);
+    taken.#seqs = this.#seqs.splice(0, n);
     taken.#minStart = taken.#starts[0] as number;
     this.#minStart = this.#starts[0] as number;
     return taken;
@@ -128,6 +144,23 @@ export class ActionBuffer {
     return this.#starts;
   }
 
+  /**
+   * The smallest and largest sequence numbers held (`[0, 0]` when empty); a smallest of 0 means
+   * at least one action's number is unknown.
+   */
+  seqRange(): [number, number] {
+    const seqs = this.#seqs;
+    if (seqs.length === 0) return [0, 0];
+    let lo = seqs[0] as number;
+    let hi = lo;
+    for (let i = 1; i < seqs.length; i++) {
+      const seq = seqs[i] as number;
+      if (seq < lo) lo = seq;
+      if (seq > hi) hi = seq;
+    }
+    return [lo, hi];
+  }
+
   /** A copy of the entries as plain objects (for dead letters and inspection). */
   toActions(): BufferedAction[] {
     return this.#starts.map((start, i) => ({ description: this.#descriptions[i] as string, timestamp_start: start }));
@@ -136,6 +169,7 @@ export class ActionBuffer {
   clear(): void {
     this.#descriptions = [];
     this.#starts = [];
+    this.#seqs = [];
     this.#minStart = Number.POSITIVE_INFINITY;
   }
 
@@ -153,5 +187,6 @@ export class ActionBuffer {
     const order = starts.map((_, i) => i).sort((a, b) => (starts[a] as number) - (starts[b] as number) || a - b);
     this.#descriptions = order.map((i) => this.#descriptions[i] as string);
     this.#starts = order.map((i) => starts[i] as number);
+    this.#seqs = order.map((i) => this.#seqs[i] as number);
   }
 }

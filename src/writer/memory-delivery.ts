@@ -5,11 +5,13 @@ import type { NoteAction } from "../payloads/types.js";
 import { ActionBuffer } from "./action-buffer.js";
 import { dedupeHashes } from "./action-identity.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
-import type { DeliveryEngine, DeliveryHost, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
+import type { DeliveryEngine, DeliveryHost, RedriveOutcome, SummaryOutcome, SummaryRequest, WriteOutcome } from "./delivery-engine.js";
 import type { CloseSummary, DeadLetter, DeadLetterReason, NoteKind } from "./events.js";
+import { NoteRecords, SUMMARY_SEQ, type NoteRecord, type SequenceRange } from "./note-records.js";
 import { mayHaveLanded } from "./outcome.js";
+import { RedactionLane } from "./redaction-lane.js";
 import { SeenIds } from "./seen-ids.js";
-import { isBusy, newSessionDelivery, owedActions, type OwedNote, type SessionDelivery } from "./session-delivery.js";
+import { isBusy, newSessionDelivery, owedActions, owedSummaries, type OwedNote, type SessionDelivery } from "./session-delivery.js";
 import { startHousekeeping, TimerOwner } from "./timers.js";
 
 const NOTHING: WriteOutcome = Object.freeze({ accepted: 0, duplicates: 0, trimmed: 0 });
@@ -29,6 +31,12 @@ export class MemoryDelivery implements DeliveryEngine {
   #sweepTimer: NodeJS.Timeout | undefined;
   #closing = false;
   #abandoning = false;
+  /**
+   * Highest action sequence number issued to any session: a session (re)created after its
+   * bookkeeping expired numbers its actions from here, so a number is never reused for a session.
+   */
+  #sequenceFloor = 0;
+  readonly #redactions: RedactionLane;
 
   constructor(host: DeliveryHost) {
     this.#host = host;
@@ -37,6 +45,14 @@ export class MemoryDelivery implements DeliveryEngine {
       (error) => host.log("error", "internal error in a delivery timer", { error: String(error) }),
       () => this.#checkIdle(),
     );
+    this.#redactions = new RedactionLane(host, this.#timers, {
+      begin: () => this.#inFlight++,
+      end: () => {
+        this.#inFlight--;
+        this.#checkIdle();
+      },
+      abandoning: () => this.#abandoning,
+    });
   }
 
   get sessionCount(): number {
@@ -57,17 +73,21 @@ export class MemoryDelivery implements DeliveryEngine {
     const now = this.#host.options.now();
     const s = this.#session(sessionId, now);
     const { fresh, duplicates } = this.#admit(s, actions, now);
+    // Numbers for the summary overwrite step: one counter per session, no allocation per action.
+    const firstSeq = s.sequence + 1;
+    s.sequence += fresh.length;
+    if (s.sequence > this.#sequenceFloor) this.#sequenceFloor = s.sequence;
     // A write makes only the first link; re-linking is onSessionLinked's (a caller holding an
     // older session state must not move the session back), and a gone conversation stays gone.
     if (s.conversationId === null && conversationId !== null && conversationId !== s.goneConversation) this.#link(s, conversationId, now);
     if (s.conversationId !== null) {
-      if (fresh.length > 0) this.#addPending(s, fresh);
-      return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0 });
+      if (fresh.length > 0) this.#addPending(s, fresh, firstSeq);
+      return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0, newActions: fresh, lastSequence: s.sequence });
     }
     const prelink = (s.prelink ??= new ActionBuffer());
-    prelink.append(fresh, now / 1000);
+    prelink.append(fresh, now / 1000, firstSeq);
     const trimmed = this.#trimPrelink(s, now);
-    return Promise.resolve({ accepted: fresh.length, duplicates, trimmed });
+    return Promise.resolve({ accepted: fresh.length, duplicates, trimmed, newActions: fresh, lastSequence: s.sequence });
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
@@ -88,17 +108,18 @@ export class MemoryDelivery implements DeliveryEngine {
   async flush(): Promise<void> {
     // Wait for what is owed now, not for actions that keep arriving: a continuous stream would
     // otherwise keep a flush pending forever.
-    const owed: Array<[SessionDelivery, number]> = [];
+    const owed: Array<[SessionDelivery, number, number]> = [];
     for (const s of this.#sessions.values()) {
       const count = owedActions(s);
-      if (count > 0) owed.push([s, s.settledActions + count]);
+      const summaries = owedSummaries(s);
+      if (count > 0 || summaries > 0) owed.push([s, s.settledActions + count, s.settledSummaries + summaries]);
       this.#makeDue(s);
     }
     this.#checkIdle();
     await Promise.all(
-      owed.map(async ([s, target]) => {
+      owed.map(async ([s, target, summaries]) => {
         // A note waiting for its retry is not posting: its attempt has settled, so flush stops there.
-        while (s.settledActions < target && s.posting !== null) await s.posting;
+        while ((s.settledActions < target || s.settledSummaries < summaries) && s.posting !== null) await s.posting;
       }),
     );
   }
@@ -109,14 +130,36 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 
   async getPartIds(sessionId: string): Promise<string[]> {
-    return [...(this.#sessions.get(sessionId)?.partIds ?? [])];
+    return [...(this.#sessions.get(sessionId)?.records?.partIds ?? [])];
   }
 
   async takePartIds(sessionId: string): Promise<string[]> {
     const s = this.#sessions.get(sessionId);
-    const ids = s?.partIds ?? [];
-    if (s) s.partIds = null;
+    const ids = [...(s?.records?.partIds ?? [])];
+    if (s) s.records = null;
     return ids;
+  }
+
+  async summarize(request: SummaryRequest): Promise<SummaryOutcome> {
+    if (this.#closing) throw new WriterClosedError();
+    const s = this.#sessions.get(request.sessionId);
+    const conversationId = s?.conversationId ?? null;
+    if (s === undefined || conversationId === null) {
+      this.#host.stats.summariesSkipped++;
+      this.#host.log("info", "summary of a session without a conversation; not posted", { sessionId: request.sessionId });
+      return { status: "unlinked", conversationId: null, snapshot: 0, key: "" };
+    }
+    s.lastActivityAt = this.#host.options.now();
+    const ranges = coverageRanges(request.coverage, s.sequence);
+    // The snapshot is taken now: a note delivered from here on is never part of it.
+    const snapshot = s.records?.takeCovered(conversationId, ranges) ?? [];
+    const note = this.#newNote("summary", new ActionBuffer());
+    note.frozen = true; // its body is fixed: a retry absorbs nothing
+    note.body = request.body;
+    note.summary = { after: s.settledActions + owedActions(s), snapshot };
+    (s.summaries ??= []).push(note);
+    this.#pump(s);
+    return { status: "queued", conversationId, snapshot: snapshot.length, key: note.key };
   }
 
   async linkedConversation(sessionId: string): Promise<string | null> {
@@ -147,6 +190,11 @@ export class MemoryDelivery implements DeliveryEngine {
     const now = this.#host.options.now();
     for (const letter of this.#dead.take(chosen)) {
       const s = this.#session(letter.sessionId, now);
+      if (letter.kind === "summary") {
+        this.#requeueSummary(s, letter.body);
+        outcome.requeued++;
+        continue;
+      }
       // Straight into the pending note, past dedupe: these actions were accepted once already.
       (s.pending ??= new ActionBuffer()).append(letter.actions, now / 1000);
       s.due = true;
@@ -195,6 +243,7 @@ export class MemoryDelivery implements DeliveryEngine {
       for (const s of this.#sessions.values()) {
         this.#timers.clearAll(s.timers);
         unconfirmed += this.#abandon(s);
+        this.#redactions.abandon(s);
       }
     }
     const summary: CloseSummary = {
@@ -215,7 +264,7 @@ export class MemoryDelivery implements DeliveryEngine {
   #session(sessionId: string, now: number): SessionDelivery {
     let s = this.#sessions.get(sessionId);
     if (s === undefined) {
-      s = newSessionDelivery(sessionId, now);
+      s = newSessionDelivery(sessionId, now, this.#sequenceFloor);
       this.#sessions.set(sessionId, s);
       this.#sweepTimer ??= startHousekeeping(
         this.#host.options.sweepIntervalMs,
@@ -288,6 +337,8 @@ export class MemoryDelivery implements DeliveryEngine {
     s.due = false;
     s.prelink = prelink;
     this.#trimPrelink(s, this.#host.options.now());
+    for (const summary of s.summaries?.splice(0) ?? []) this.#deadLetter(s, summary, conversationId, "conversation_gone", error);
+    s.summaries = null;
     this.#host.stats.unlinked++;
     const message = error instanceof Error ? error.message : String(error);
     this.#host.log("warn", "conversation gone; session unlinked, its actions wait for a new link", {
@@ -298,8 +349,8 @@ export class MemoryDelivery implements DeliveryEngine {
     });
   }
 
-  #addPending(s: SessionDelivery, actions: readonly NoteAction[]): void {
-    (s.pending ??= new ActionBuffer()).append(actions, this.#host.options.now() / 1000);
+  #addPending(s: SessionDelivery, actions: readonly NoteAction[], firstSeq: number): void {
+    (s.pending ??= new ActionBuffer()).append(actions, this.#host.options.now() / 1000, firstSeq);
     if (this.#timers.refresh(s.timers, "debounce")) return;
     const onDue = () => this.#makeDue(s);
     this.#timers.start(s.timers, "debounce", this.#host.options.postLinkDebounceMs, onDue);
@@ -327,6 +378,10 @@ export class MemoryDelivery implements DeliveryEngine {
     } else if (s.flush !== null && s.flush.length > 0) {
       note = this.#newNote("flush", this.#take(s.flush));
       if (s.flush.length === 0) s.flush = null;
+    } else if (s.summaries !== null && s.settledActions >= (s.summaries[0]?.summary?.after ?? 0)) {
+      // What the session owed when the summary was queued has settled: the summary goes next.
+      note = s.summaries.shift() as OwedNote;
+      if (s.summaries.length === 0) s.summaries = null;
     } else if (s.pending !== null && s.pending.length > 0 && (s.due || this.#closing)) {
       note = this.#newNote("debounced", this.#take(s.pending));
       s.due = s.pending.length > 0;
@@ -384,8 +439,15 @@ export class MemoryDelivery implements DeliveryEngine {
         return;
       }
       s.note = null;
+      if (note.summary !== undefined) {
+        this.#onSummaryDelivered(s, note, conversationId, partId, attempt);
+        return;
+      }
       s.settledActions += note.batch.length;
-      if (partId !== null) (s.partIds ??= []).push(partId);
+      if (partId !== null) {
+        const [lo, hi] = note.batch.seqRange();
+        (s.records ??= new NoteRecords()).add(partId, conversationId, lo, hi);
+      }
       this.#host.stats.notesPosted++;
       this.#host.stats.actionsDelivered += note.batch.length;
       if (this.#host.events.has("delivered")) {
@@ -401,6 +463,30 @@ export class MemoryDelivery implements DeliveryEngine {
       if (!note.abandoned) this.#pump(s);
       this.#checkIdle();
     }
+  }
+
+  /** The summary is confirmed: now, and only now, its snapshot is redacted (in its conversation). */
+  #onSummaryDelivered(s: SessionDelivery, note: OwedNote, conversationId: string, partId: string | null, attempt: number): void {
+    s.settledSummaries++;
+    // The summary's own id is recorded like any note's, but no summary can cover it.
+    if (partId !== null) (s.records ??= new NoteRecords()).add(partId, conversationId, SUMMARY_SEQ, SUMMARY_SEQ);
+    const snapshot = note.summary?.snapshot ?? [];
+    // Re-linked meanwhile: notes of the old conversation stay (this summary is not there).
+    const here = snapshot.filter((r) => r.conversationId === conversationId);
+    if (here.length < snapshot.length) s.records?.restore(snapshot.filter((r) => r.conversationId !== conversationId));
+    this.#host.stats.summariesPosted++;
+    this.#host.events.emit("summary-delivered", { sessionId: s.sessionId, conversationId, partId, redactions: here.length, attempt });
+    this.#redactions.enqueue(s, here);
+  }
+
+  /** A dead letter of a summary, re-driven: posted again, with nothing to redact. */
+  #requeueSummary(s: SessionDelivery, body: string): void {
+    const note = this.#newNote("summary", new ActionBuffer());
+    note.frozen = true;
+    note.body = body;
+    note.summary = { after: s.settledActions + owedActions(s), snapshot: [] };
+    (s.summaries ??= []).push(note);
+    this.#pump(s);
   }
 
   #onPostFailed(s: SessionDelivery, note: OwedNote, conversationId: string, error: unknown): void {
@@ -446,6 +532,17 @@ export class MemoryDelivery implements DeliveryEngine {
     this.#host.stats.deadLettersEvicted += this.#dead.add(letter);
     this.#host.reportDeadLetter(letter);
     s.settledActions += note.batch.length;
+    if (note.summary !== undefined) this.#onSummaryFailed(s, note.summary.snapshot, letter);
+  }
+
+  /** A summary that was never confirmed redacts nothing: its snapshot can be covered by a later one. */
+  #onSummaryFailed(s: SessionDelivery, snapshot: readonly NoteRecord[], letter: DeadLetter): void {
+    s.settledSummaries++;
+    if (snapshot.length > 0) (s.records ??= new NoteRecords()).restore(snapshot);
+    this.#host.stats.summariesFailed++;
+    this.#host.events.emit("summary-failed", {
+      sessionId: s.sessionId, conversationId: letter.conversationId, reason: letter.reason, error: letter.error, snapshot: snapshot.length,
+    });
   }
 
   /** After the close bound: everything the session owes goes to the dead letter. Returns unconfirmed notes. */
@@ -463,6 +560,8 @@ export class MemoryDelivery implements DeliveryEngine {
         this.#deadLetter(s, note, conversationId, "shutdown", "close() timed out before delivery");
       }
     }
+    for (const summary of s.summaries?.splice(0) ?? []) this.#deadLetter(s, summary, conversationId, "shutdown", "close() timed out before delivery");
+    s.summaries = null;
     for (const kind of ["flush", "debounced"] as const) {
       const source = kind === "flush" ? s.flush : s.pending;
       if (source === null || source.length === 0) continue;
@@ -506,6 +605,14 @@ export class MemoryDelivery implements DeliveryEngine {
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
   }
+}
+
+/** A summary's coverage as sequence ranges; `latestActions` counts back from the session's last accepted action. */
+function coverageRanges(coverage: SummaryRequest["coverage"], lastSequence: number): readonly SequenceRange[] {
+  if ("sequences" in coverage) return coverage.sequences;
+  const n = Math.floor(coverage.latestActions);
+  if (!(n > 0) || lastSequence < 1) return [];
+  return [{ from: Math.max(1, lastSequence - n + 1), to: lastSequence }];
 }
 
 /** The default engine factory. */

@@ -1,5 +1,6 @@
 import type { ActionBuffer } from "./action-buffer.js";
 import type { NoteKind } from "./events.js";
+import type { NoteRecord, NoteRecords } from "./note-records.js";
 import type { SeenIds } from "./seen-ids.js";
 import { emptyTimerSlots, type TimerSlots } from "./timers.js";
 
@@ -22,6 +23,25 @@ export interface OwedNote {
   firstTriedAt: number;
   /** `close()` gave up on it (dead-lettered as unconfirmed): its late outcome changes nothing. */
   abandoned: boolean;
+  /** A summary note (`kind` "summary"): what it waits for and what it makes redactable. */
+  summary?: SummaryWork;
+}
+
+/** A summary note's bookkeeping. */
+export interface SummaryWork {
+  /** Posted once the session's `settledActions` reached this (what it owed when the summary was queued). */
+  readonly after: number;
+  /** The notes to redact once the summary is confirmed. */
+  readonly snapshot: readonly NoteRecord[];
+}
+
+/** A note to redact after a confirmed summary. */
+export interface PendingRedaction {
+  readonly conversationId: string;
+  readonly partId: string;
+  failedAttempts: number;
+  /** First try, epoch ms; 0 before it. */
+  firstTriedAt: number;
 }
 
 /** Everything the memory engine tracks for one session. Mutated only by the engine. */
@@ -45,8 +65,18 @@ export interface SessionDelivery {
   posting: Promise<void> | null;
   /** Actions delivered or dead-lettered so far (lets `flush()` wait for exactly what was owed). */
   settledActions: number;
-  /** Ids of delivered notes, oldest first. */
-  partIds: string[] | null;
+  /** Delivered notes with ids, oldest first, with the sequence ranges they carried. */
+  records: NoteRecords | null;
+  /** The sequence number of the session's last accepted action. */
+  sequence: number;
+  /** Summary notes queued behind what the session owed, in order. */
+  summaries: OwedNote[] | null;
+  /** Summary notes delivered or dead-lettered (lets `flush()` wait for the ones owed). */
+  settledSummaries: number;
+  /** Notes to redact (after their summaries were confirmed), one call at a time. */
+  redactions: PendingRedaction[] | null;
+  /** The redaction call in flight, if any. */
+  redacting: Promise<void> | null;
   /** Recently accepted action ids (dedupe). */
   seen: SeenIds | null;
   /** Last arrival, link or delivery, epoch ms (for idle expiry). */
@@ -54,7 +84,7 @@ export interface SessionDelivery {
   readonly timers: TimerSlots;
 }
 
-export function newSessionDelivery(sessionId: string, now: number): SessionDelivery {
+export function newSessionDelivery(sessionId: string, now: number, firstSequence = 0): SessionDelivery {
   return {
     sessionId,
     conversationId: null,
@@ -66,7 +96,12 @@ export function newSessionDelivery(sessionId: string, now: number): SessionDeliv
     note: null,
     posting: null,
     settledActions: 0,
-    partIds: null,
+    records: null,
+    sequence: firstSequence,
+    summaries: null,
+    settledSummaries: 0,
+    redactions: null,
+    redacting: null,
     seen: null,
     lastActivityAt: now,
     timers: emptyTimerSlots(),
@@ -78,11 +113,20 @@ export function owedActions(s: SessionDelivery): number {
   return (s.flush?.length ?? 0) + (s.pending?.length ?? 0) + (s.note?.batch.length ?? 0);
 }
 
+/** Summary notes the session still owes (queued, or being posted / waiting for a retry). */
+export function owedSummaries(s: SessionDelivery): number {
+  return (s.summaries?.length ?? 0) + (s.note?.kind === "summary" ? 1 : 0);
+}
+
 /** True while the session holds work or a timer: it must not be expired. */
 export function isBusy(s: SessionDelivery): boolean {
   return (
     s.posting !== null ||
     owedActions(s) > 0 ||
+    owedSummaries(s) > 0 ||
+    s.redacting !== null ||
+    (s.redactions?.length ?? 0) > 0 ||
+    s.timers.redact !== undefined ||
     s.timers.debounce !== undefined ||
     s.timers.maxWait !== undefined ||
     s.timers.retry !== undefined

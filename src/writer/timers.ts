@@ -14,12 +14,14 @@ export interface TimerSlots {
   debounce: NodeJS.Timeout | undefined;
   maxWait: NodeJS.Timeout | undefined;
   retry: NodeJS.Timeout | undefined;
+  /** The next try of a failed redaction. */
+  redact: NodeJS.Timeout | undefined;
 }
 
 export type TimerSlot = keyof TimerSlots;
 
 export function emptyTimerSlots(): TimerSlots {
-  return { debounce: undefined, maxWait: undefined, retry: undefined };
+  return { debounce: undefined, maxWait: undefined, retry: undefined, redact: undefined };
 }
 
 export class TimerOwner {
@@ -85,6 +87,7 @@ export class TimerOwner {
     this.clear(slots, "debounce");
     this.clear(slots, "maxWait");
     this.clear(slots, "retry");
+    this.clear(slots, "redact");
   }
 }
 

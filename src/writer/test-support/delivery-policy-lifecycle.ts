@@ -37,8 +37,8 @@ export function describeLifecycle(ctx: PolicyContext): void {
       const t = recentSeconds();
       const batch = [slim("x", t, 0), slim("y", t + 1, 1), slim("z", t + 2, 2)];
       await w.onSessionLinked("s", "c");
-      expect(await w.writeActions("c", "s", batch)).toEqual({ accepted: 3, duplicates: 0, trimmed: 0 });
-      expect(await w.writeActions("c", "s", batch)).toEqual({ accepted: 0, duplicates: 3, trimmed: 0 });
+      expect(await w.writeActions("c", "s", batch)).toMatchObject({ accepted: 3, duplicates: 0, trimmed: 0 });
+      expect(await w.writeActions("c", "s", batch)).toMatchObject({ accepted: 0, duplicates: 3, trimmed: 0 });
       await eventually(() => expect(w.notes).toHaveLength(1));
       await sleep(150);
       expect(w.calls).toHaveLength(1);
@@ -100,7 +100,7 @@ export function describeLifecycle(ctx: PolicyContext): void {
       const t = recentSeconds();
       const twice = slim("twice", t, 3);
       await w.onSessionLinked("s", "c");
-      expect(await w.writeActions("c", "s", [twice, { ...twice }, slim("once", t + 1, 4)])).toEqual({ accepted: 2, duplicates: 1, trimmed: 0 });
+      expect(await w.writeActions("c", "s", [twice, { ...twice }, slim("once", t + 1, 4)])).toMatchObject({ accepted: 2, duplicates: 1, trimmed: 0 });
       await eventually(() => expect(w.notes).toHaveLength(1));
       expect(deliveredLines(w)).toEqual(["twice", "once"]);
     });

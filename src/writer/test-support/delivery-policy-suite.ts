@@ -8,6 +8,7 @@ import {
   deliveredLines, eventually, recentSeconds, sleep, usePolicyContext, type DeliveryPolicyFactory, type DeliveryPolicyTraits, type PolicyContext,
 } from "./delivery-policy-harness.js";
 import { describeLifecycle } from "./delivery-policy-lifecycle.js";
+import { describeSummaries } from "./delivery-policy-summaries.js";
 
 export type { DeliveryPolicyBackend, DeliveryPolicyFactory, DeliveryPolicyTraits } from "./delivery-policy-harness.js";
 
@@ -23,6 +24,7 @@ export function describeDeliveryPolicy(name: string, factory: DeliveryPolicyFact
     describeBufferingAndLinks(ctx);
     describeFailures(ctx);
     describeLifecycle(ctx);
+    describeSummaries(ctx);
     if (traits.shared) describeSharing(ctx);
   });
 }
