@@ -8,6 +8,25 @@ import { flagOf, loadConfig, SETTINGS, type SettingName } from "./config.js";
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
 
+describe("docs of the API", () => {
+  const readme = read("README.md");
+
+  it("the writer options table has a row per option of ChatbotWriterOptions", () => {
+    const source = read("src/writer/options.ts");
+    const body = /export interface ChatbotWriterOptions[^{]*\{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
+    const options = [...body.matchAll(/^ {2}(?:readonly )?([a-zA-Z]+)\??:/gm)].map((m) => m[1] as string);
+    expect(options.length).toBeGreaterThan(15);
+    const table = readme.slice(readme.indexOf("### Writer options"));
+    for (const option of options) expect(table, option).toMatch(new RegExp(`^\\| \`${option}\`( / \`[a-zA-Z]+\`)? \\||^\\| \`[a-zA-Z]+\` / \`${option}\` \\|`, "m"));
+  });
+
+  it("the service table names every value the ./server entry exports", async () => {
+    const server = (await import("../server/index.js")) as Record<string, unknown>;
+    const table = readme.slice(readme.indexOf("### The service"), readme.indexOf("### Writer options"));
+    for (const name of Object.keys(server)) expect(table, name).toContain(`\`${name}`);
+  });
+});
+
 describe("docs of the settings", () => {
   it(".env.example lists every setting once, with its default, and loads as the defaults do", () => {
     const lines = read(".env.example").split("\n");
