@@ -1,6 +1,7 @@
 /**
  * The live inbox in a real browser (Debian's Chromium through playwright-core), against the real
- * CLI: the demo a newcomer runs first, and the page's escaping of everything a sender controls.
+ * CLI: the demo a newcomer runs first, the page's escaping of everything a sender controls, and
+ * the admin-token flow.
  * With UPDATE_SCREENSHOT=1 the first test writes the README's screenshot (docs/assets/inbox.png).
  */
 import { mkdirSync } from "node:fs";
@@ -127,5 +128,25 @@ describe("the live inbox (GET /) in Chromium", () => {
     expect(await page.locator("script").count()).toBe(1);
     expect(dialogs).toEqual([]);
     await page.close();
+  }, 90_000);
+  it("with ADMIN_TOKEN, the page asks for the token (or takes it from #token=) and sends it with the feed", async () => {
+    await context();
+    const cli = await startCli([], { ADMIN_TOKEN: "s3cret-admin" });
+    clis.push(cli);
+    const page = await (await context()).newPage();
+    await page.goto(`${cli.url}/`);
+    await expect.poll(() => page.locator("#connection").textContent(), { timeout: 15_000 }).toBe("token needed");
+    expect(await page.locator("#token-form").isVisible()).toBe(true);
+    await page.getByLabel("Admin token").fill("s3cret-admin");
+    await page.getByRole("button", { name: "Connect" }).click();
+    await expect.poll(() => page.locator("#connection").textContent(), { timeout: 15_000 }).toBe("live");
+    expect(await page.locator("#token-form").isVisible()).toBe(false);
+    await page.close();
+
+    const linked = await (await context()).newPage();
+    await linked.goto(`${cli.url}/#token=s3cret-admin`);
+    await expect.poll(() => linked.locator("#connection").textContent(), { timeout: 15_000 }).toBe("live");
+    expect(new URL(linked.url()).hash).toBe("");
+    await linked.close();
   }, 90_000);
 });

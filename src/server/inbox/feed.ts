@@ -9,7 +9,7 @@ import type { InboxChange, InboxNote, InboxWriter } from "../inbox-writer.js";
 /** One session as the page shows it (`session` frames). */
 export interface SessionView {
   session_id: string;
-  /** The assistance FSM state (THINKING, PROACTIVE, REACTIVE), or null when the state is not stored. */
+  /** The assistance FSM state ("thinking", "proactive_assistance", "reactive_assistance"), or null when the state is not stored. */
   state: string | null;
   linked: boolean;
   conversation_id: string | null;

@@ -265,7 +265,7 @@ export const INBOX_PAGE_JS = String.raw`"use strict";
     if (!c) {
       const who = el("span", { className: "who mono" });
       const list = el("ol", { className: "notes" });
-      const article = el("article", { className: "conv", id: "conv-" + conversationId, attrs: { "aria-label": "Conversation " + conversationId } }, [
+      const article = el("article", { className: "conv", id: "conv-" + encodeURIComponent(conversationId), attrs: { "aria-label": "Conversation " + conversationId } }, [
         el("header", {}, [el("h3", { className: "mono", text: conversationId }), who]),
         list,
       ]);
