@@ -8,6 +8,16 @@ describe("loadConfig", () => {
     expect(config.intercom).toMatchObject({ apiBase: "https://api.intercom.io", version: "2.16", sessionAttribute: "session_id" });
   });
 
+  it("turns summaries on with LLM_BASE_URL and keeps the key out of the logs", () => {
+    expect(loadConfig({}).summaries).toEqual({ llmBaseUrl: undefined, llmApiKey: undefined, llmModel: "gpt-4o-mini", llmTimeoutMs: 60_000, threshold: 20 });
+    const config = loadConfig({ LLM_BASE_URL: "http://127.0.0.1:11434/v1/", LLM_API_KEY: "sk-1", LLM_MODEL: "llama3.1", SUMMARY_THRESHOLD: "6" });
+    expect(config.summaries).toMatchObject({ llmBaseUrl: "http://127.0.0.1:11434/v1", llmModel: "llama3.1", threshold: 6 });
+    expect(secretsOf(config)).toContain("sk-1");
+    expect(() => loadConfig({ LLM_BASE_URL: "ftp://x" })).toThrow(/LLM_BASE_URL/);
+    expect(() => loadConfig({ SUMMARY_THRESHOLD: "0" })).toThrow(/SUMMARY_THRESHOLD/);
+    expect(() => loadConfig({ LLM_TIMEOUT_MS: "soon" })).toThrow(/LLM_TIMEOUT_MS/);
+  });
+
   it("takes flags over environment variables", () => {
     expect(loadConfig({ PORT: "9000" }, { PORT: "9001" }).port).toBe(9001);
     expect(flagOf("INTERCOM_SESSION_ATTRIBUTE")).toBe("--intercom-session-attribute");

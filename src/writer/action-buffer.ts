@@ -22,49 +22,53 @@ export interface BufferedAction {
 
 /**
  * A session's buffered actions in column form. The writer keeps only what a note renders
- * (description and start time) and the action's sequence number in the session (for summaries:
- * which notes a summary covers), in parallel arrays, because a buffered action is then a string
- * reference and two packed numbers instead of the whole wire object: that is what keeps memory
- * per buffered action small. Arrays are allocated on first use.
+ * (description and start time), in two parallel arrays, because a buffered action is then a
+ * string reference and a packed double instead of the whole wire object: that is what keeps
+ * memory per buffered action small. Arrays are allocated on first use.
+ *
+ * For summaries the buffer also keeps bounds on its actions' sequence numbers in the session:
+ * nothing per action, and always a superset of the numbers held (a note split off a larger
+ * buffer, or a buffer trimmed, keeps the wider bounds), so a note is never taken for covered by a
+ * summary that missed one of its actions; at worst a covered note is left unredacted.
  */
 export class ActionBuffer {
   #descriptions: string[] = [];
   #starts: number[] = [];
-  /** Sequence number of each action in its session (1, 2, …); 0 when unknown (a re-driven action). */
-  #seqs: number[] = [];
   /** Smallest start held, so trimming can skip the scan when nothing is old enough. */
   #minStart = Number.POSITIVE_INFINITY;
+  /** Lower bound of the held actions' sequence numbers; 0 when one is unknown (a re-driven action). */
+  #seqLo = Number.POSITIVE_INFINITY;
+  /** Upper bound of the held actions' sequence numbers. */
+  #seqHi = 0;
 
   get length(): number {
     return this.#starts.length;
   }
 
   /**
-   * Appends wire actions, filed under {@link usableStart}. `actions[i]` gets sequence number
-   * `firstSeq + i` (non-objects are skipped, their numbers unused); `firstSeq` 0 means unknown.
+   * Appends wire actions, filed under {@link usableStart}. `actions[i]` has sequence number
+   * `firstSeq + i`; `firstSeq` 0 means unknown.
    */
   append(actions: readonly NoteAction[], arrivalSeconds: number, firstSeq = 0): void {
+    if (actions.length > 0) this.#widen(firstSeq, firstSeq === 0 ? 0 : firstSeq + actions.length - 1);
     const descriptions = this.#descriptions;
     const starts = this.#starts;
-    const seqs = this.#seqs;
-    for (let i = 0; i < actions.length; i++) {
-      const action = actions[i];
+    for (const action of actions) {
       if (action === null || typeof action !== "object") continue;
       const start = usableStart(action.timestamp_start, arrivalSeconds);
       const text = action.description;
       descriptions.push(typeof text === "string" ? text : text == null ? "" : String(text));
       starts.push(start);
-      seqs.push(firstSeq === 0 ? 0 : firstSeq + i);
       if (start < this.#minStart) this.#minStart = start;
     }
   }
 
   /** Moves every entry of `other` to the end of this buffer, leaving `other` empty. */
   appendBuffer(other: ActionBuffer): void {
+    if (other.length > 0) this.#widen(other.#seqLo, other.#seqHi);
     for (let i = 0; i < other.#starts.length; i++) {
       this.#descriptions.push(other.#descriptions[i] as string);
       this.#starts.push(other.#starts[i] as number);
-      this.#seqs.push(other.#seqs[i] as number);
     }
     this.#minStart = Math.min(this.#minStart, other.#minStart);
     other.clear();
@@ -72,9 +76,9 @@ export class ActionBuffer {
 
   /** Puts `other`'s entries before this buffer's (a failed note goes back ahead of newer arrivals). */
   prependBuffer(other: ActionBuffer): void {
+    if (other.length > 0) this.#widen(other.#seqLo, other.#seqHi);
     this.#descriptions = other.#descriptions.concat(this.#descriptions);
     this.#starts = other.#starts.concat(this.#starts);
-    this.#seqs = other.#seqs.concat(this.#seqs);
     this.#minStart = Math.min(this.#minStart, other.#minStart);
     other.clear();
   }
@@ -85,20 +89,21 @@ export class ActionBuffer {
     const before = this.#starts.length;
     const descriptions: string[] = [];
     const starts: number[] = [];
-    const seqs: number[] = [];
     let min = Number.POSITIVE_INFINITY;
     for (let i = 0; i < before; i++) {
       const start = this.#starts[i] as number;
       if (start < cutoffSeconds) continue;
       descriptions.push(this.#descriptions[i] as string);
       starts.push(start);
-      seqs.push(this.#seqs[i] as number);
       if (start < min) min = start;
     }
     this.#descriptions = descriptions;
     this.#starts = starts;
-    this.#seqs = seqs;
     this.#minStart = min;
+    if (starts.length === 0) {
+      this.#seqLo = Number.POSITIVE_INFINITY;
+      this.#seqHi = 0;
+    }
     return before - starts.length;
   }
 
@@ -118,17 +123,18 @@ export class ActionBuffer {
       if (n > 0 && chars > maxChars) break;
       n++;
     }
+    // The bounds of the whole buffer: exact when it is taken whole (the common case), wider otherwise.
+    taken.#seqLo = this.#seqLo;
+    taken.#seqHi = this.#seqHi;
     if (n === count) {
       taken.#descriptions = this.#descriptions;
       taken.#starts = this.#starts;
-      taken.#seqs = this.#seqs;
       taken.#minStart = this.#minStart;
       this.clear();
       return taken;
     }
     taken.#descriptions = this.#descriptions.splice(0, n);
     taken.#starts = this.#starts.splice(0, n);
-    taken.#seqs = this.#seqs.splice(0, n);
     taken.#minStart = taken.#starts[0] as number;
     this.#minStart = this.#starts[0] as number;
     return taken;
@@ -144,21 +150,9 @@ export class ActionBuffer {
     return this.#starts;
   }
 
-  /**
-   * The smallest and largest sequence numbers held (`[0, 0]` when empty); a smallest of 0 means
-   * at least one action's number is unknown.
-   */
+  /** Bounds `[lo, hi]` of the held actions' sequence numbers (`[0, 0]` when empty; `lo` 0: one is unknown). */
   seqRange(): [number, number] {
-    const seqs = this.#seqs;
-    if (seqs.length === 0) return [0, 0];
-    let lo = seqs[0] as number;
-    let hi = lo;
-    for (let i = 1; i < seqs.length; i++) {
-      const seq = seqs[i] as number;
-      if (seq < lo) lo = seq;
-      if (seq > hi) hi = seq;
-    }
-    return [lo, hi];
+    return this.#starts.length === 0 ? [0, 0] : [this.#seqLo, this.#seqHi];
   }
 
   /** A copy of the entries as plain objects (for dead letters and inspection). */
@@ -169,8 +163,14 @@ export class ActionBuffer {
   clear(): void {
     this.#descriptions = [];
     this.#starts = [];
-    this.#seqs = [];
     this.#minStart = Number.POSITIVE_INFINITY;
+    this.#seqLo = Number.POSITIVE_INFINITY;
+    this.#seqHi = 0;
+  }
+
+  #widen(lo: number, hi: number): void {
+    if (lo < this.#seqLo) this.#seqLo = lo;
+    if (hi > this.#seqHi) this.#seqHi = hi;
   }
 
   /** Stable sort by start; skipped when already in order, which is the common case. */
@@ -187,6 +187,5 @@ export class ActionBuffer {
     const order = starts.map((_, i) => i).sort((a, b) => (starts[a] as number) - (starts[b] as number) || a - b);
     this.#descriptions = order.map((i) => this.#descriptions[i] as string);
     this.#starts = order.map((i) => starts[i] as number);
-    this.#seqs = order.map((i) => this.#seqs[i] as number);
   }
 }
