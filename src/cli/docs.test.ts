@@ -1,5 +1,6 @@
 /** The operator docs list every setting as the code has it: `.env.example` and the README's configuration table. */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../server/test-support/child-node.js";
@@ -7,6 +8,16 @@ import { flagOf, loadConfig, SETTINGS, type SettingName } from "./config.js";
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
+
+/** The repository's files: git's list, or (no git, e.g. an unpacked tarball) the tree without what .gitignore names. */
+function trackedFiles(): string[] {
+  try {
+    return execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).split("\n");
+  } catch {
+    const ignored = /^(node_modules|dist|coverage|\.git|\.bench-.*)$/;
+    return (readdirSync(ROOT, { recursive: true }) as string[]).filter((f) => !ignored.test(f.split("/")[0] ?? ""));
+  }
+}
 
 describe("docs of the API", () => {
   const readme = read("README.md");
@@ -18,6 +29,14 @@ describe("docs of the API", () => {
     expect(options.length).toBeGreaterThan(15);
     const table = readme.slice(readme.indexOf("### Writer options"));
     for (const option of options) expect(table, option).toMatch(new RegExp(`^\\| \`${option}\`( / \`[a-zA-Z]+\`)? \\||^\\| \`[a-zA-Z]+\` / \`${option}\` \\|`, "m"));
+  });
+
+  it("the layout covers every folder of the repository", () => {
+    const files = trackedFiles();
+    // Top-level folders, and the folders under src/ and test/ (test-support/ is described once, in general).
+    const folders = new Set(files.map((f) => f.split("/")).filter((p) => p.length > 1).map((p) => (p[0] === "src" || p[0] === "test") && p.length > 2 ? `${p[0]}/${p[1]}` : (p[0] as string)));
+    const layout = readme.slice(readme.indexOf("### Layout"));
+    for (const folder of [...folders].filter((f) => f !== "src" && f !== "test")) expect(layout, folder).toContain(`| \`${folder}/\``);
   });
 
   it("the service table names every value the ./server entry exports", async () => {
