@@ -9,6 +9,8 @@ import { redisBackends, type RedisBackends } from "../redis/redis-backends.js";
 import { createBridgeApp } from "../server/app.js";
 import { createBridgeMetrics } from "../server/bridge-metrics.js";
 import { ByteBudget } from "../server/byte-budget.js";
+import { startDemo } from "../demo/replay.js";
+import { createInboxPage } from "../server/inbox/index.js";
 import { InboxWriter } from "../server/inbox-writer.js";
 import { createJsonLogger, type Logger } from "../server/logger.js";
 import { rateLimitedLogger } from "../server/rate-limit.js";
@@ -19,7 +21,7 @@ import { openAiChatLlm } from "../summaries/openai-chat.js";
 import { SessionSummarizer } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
 import type { ChatbotWriterOptions } from "../writer/options.js";
-import { secretsOf, type BridgeConfig } from "./config.js";
+import { ConfigError, secretsOf, type BridgeConfig } from "./config.js";
 
 /** A running bridge. */
 export interface RunningBridge {
@@ -34,7 +36,7 @@ export interface RunningBridge {
 }
 
 /** Builds the writer of the configured destination. */
-function createWriter(config: BridgeConfig, writerOptions: ChatbotWriterOptions): { writer: BaseChatbotWriter; inbox?: () => unknown } {
+function createWriter(config: BridgeConfig, writerOptions: ChatbotWriterOptions): { writer: BaseChatbotWriter; inbox?: () => unknown; inboxWriter?: InboxWriter } {
   // The platform writers' transport bound: what makes a hung request settle at last.
   const transport = { requestTimeoutMs: config.platformRequestTimeoutMs };
   const common = { ...writerOptions, ...transport };
@@ -63,19 +65,20 @@ function createWriter(config: BridgeConfig, writerOptions: ChatbotWriterOptions)
       return { writer: new HttpBridgeWriter({ ...common, endpoint: config.httpBridge.url as string, token: config.httpBridge.token }) };
     case "inbox": {
       const writer = new InboxWriter(writerOptions);
-      return { writer, inbox: () => writer.snapshot() };
+      return { writer, inbox: () => writer.snapshot(), inboxWriter: writer };
     }
   }
 }
 
 /** Starts the bridge service described by `config`. */
-export async function startBridge(config: BridgeConfig, options: { logger?: Logger } = {}): Promise<RunningBridge> {
+export async function startBridge(config: BridgeConfig, options: { logger?: Logger; demo?: boolean } = {}): Promise<RunningBridge> {
+  if (options.demo === true && config.destination !== "inbox") throw new ConfigError("DESTINATION", "--demo replays into the embedded inbox: unset DESTINATION or set it to inbox");
   const logger = options.logger ?? createJsonLogger({ level: config.logLevel, secrets: secretsOf(config) });
   // Library code may repeat a failure every poll (500 ms): once per window is enough; each dead
   // letter is logged in full, it carries what is needed to recover it.
   const libraryLogger = rateLimitedLogger(logger, { always: ["note dead-lettered"] });
   const redis: RedisBackends | undefined = config.redisUrl === undefined ? undefined : redisBackends({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix });
-  const { writer, inbox } = createWriter(config, {
+  const { writer, inbox, inboxWriter } = createWriter(config, {
     productId: config.productId,
     postLinkDebounceMs: config.postLinkDebounceMs,
     postTimeoutMs: config.postTimeoutMs,
@@ -86,6 +89,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
   logWriterEvents(writer, logger);
   const contextWriter = createContextWriter(config, writer, libraryLogger, logger);
   const manager = new AutoplayChatbotManager({ writer, contextWriter, sessionStore: redis?.sessionStore, linkStore: redis?.linkStore });
+  // The live inbox page (GET /) and the demo replay: inbox mode only.
+  const page = inboxWriter === undefined ? undefined : createInboxPage(inboxWriter, manager);
   const inFlight = new ByteBudget(config.maxInFlightBytes);
   let stream: ConnectorStream | undefined;
   const metrics = createBridgeMetrics(writer, { inFlight, stream: () => stream?.stats(), summarizer: () => manager.stats().summarizer });
@@ -98,6 +103,7 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     replay: redis === undefined ? new MemoryReplayGuard() : new RedisReplayGuard(redis.connection, `${config.redisKeyPrefix}seen:`),
     ready: async () => !streamFailed && (redis === undefined || (await redis.connection.sendCommand(["PING"])) === "PONG"),
     inbox,
+    inboxPage: page?.routes,
     maxBodyBytes: config.maxBodyBytes,
     inFlight,
     events: exposure.events,
@@ -149,6 +155,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     pull: stream !== undefined,
     routes: [...(exposure.events ? ["POST /events"] : []), ...exposure.webhooks.map((w) => `POST /webhooks/${w}`), ...(config.linkToken === undefined ? [] : ["POST /links"])],
   });
+  const demo = options.demo === true ? startDemo({ manager, productId: config.productId, onError: (error, sessionId) => logger.warn("demo: a batch was not recorded", { sessionId, error: String(error) }) }) : undefined;
+  if (demo !== undefined) logger.info("demo: replaying a recorded stream of 4 users, looping; open the live inbox", { url: `${url}/` });
 
   const atRisk = (): Record<string, unknown> => {
     const stats = writer.stats();
@@ -166,6 +174,8 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
   const close = () => {
     closing ??= (async () => {
       logger.info("bridge shutting down: draining pending notes");
+      demo?.stop();
+      page?.close();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await stream?.stop();

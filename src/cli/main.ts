@@ -22,7 +22,7 @@ function usage(): string {
     const fallback = SETTINGS[name].default;
     return `  ${flagOf(name).padEnd(30)} ${name.padEnd(28)} ${SETTINGS[name].help}${fallback === undefined ? "" : ` (default ${fallback})`}`;
   });
-  return ["Usage: autoplay-bridge serve [flags]", "", "Each flag may instead be given as the environment variable beside it:", ...rows, ""].join("\n");
+  return ["Usage: autoplay-bridge serve [--demo] [flags]", "", "  --demo                         replay a recorded stream of 4 users into the embedded inbox, looping (open http://127.0.0.1:8787/)", "", "Each flag may instead be given as the environment variable beside it:", ...rows, ""].join("\n");
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
     options: {
       help: { type: "boolean", short: "h" },
+      demo: { type: "boolean" },
       ...Object.fromEntries(NAMES.map((name) => [flagOf(name).slice(2), { type: "string" as const }])),
     },
   });
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const flags = Object.fromEntries(NAMES.map((name) => [name, values[flagOf(name).slice(2) as keyof typeof values] as string | undefined]));
   const config = loadConfig(process.env, flags);
-  const bridge = await startBridge(config);
+  const bridge = await startBridge(config, { demo: values.demo === true });
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: string) => {

@@ -6,6 +6,7 @@ import { digest, header, once, unsignedAllowed, type AppContext, type Reply } fr
 import type { BridgeMetrics } from "./bridge-metrics.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { hasBearer, isLoopbackHostHeader } from "./exposure.js";
+import type { PageRoutes } from "./inbox/routes.js";
 import { ClientAbortError, HttpError, isJson, readBody, sendJson, toHttpError } from "./http.js";
 import type { Logger } from "./logger.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -26,6 +27,8 @@ export interface BridgeAppOptions {
   ready: () => Promise<boolean>;
   /** The embedded destination's notes, for `GET /inbox`; absent with other destinations. */
   inbox?: () => unknown;
+  /** The live inbox page (`GET /`, its feed, "Open chat"; see inbox/routes.ts); inbox mode only. */
+  inboxPage?: PageRoutes;
   maxBodyBytes: number;
   /** Bytes of request bodies buffered across requests at most (503 beyond). @default unbounded */
   inFlight?: ByteBudget;
@@ -86,6 +89,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const route = routes.get(path);
+    if (route === undefined && options.inboxPage?.(context, req, res, path, admit) === true) return;
     void (async () => {
       if (path === "/metrics" && req.method === "GET") {
         res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
@@ -158,6 +162,7 @@ async function serve(c: AppContext, route: Route | undefined, path: string, req:
   }
 }
 
+/** The access check of an operator route: a loopback `Host` on loopback, ADMIN_TOKEN when set (always beyond loopback, and for "write"). */
 function admit(c: AppContext, req: IncomingMessage, path: string, access: "read" | "write"): void {
   if (c.loopback === true && !isLoopbackHostHeader(req.headers.host)) {
     throw new HttpError(403, "forbidden_host", `${path} answers only requests addressed to a loopback name (localhost, 127.0.0.1, [::1])`);
