@@ -73,6 +73,7 @@ function createWriter(config: BridgeConfig, writerOptions: ChatbotWriterOptions)
 /** Starts the bridge service described by `config`. */
 export async function startBridge(config: BridgeConfig, options: { logger?: Logger; demo?: boolean } = {}): Promise<RunningBridge> {
   if (options.demo === true && config.destination !== "inbox") throw new ConfigError("DESTINATION", "--demo replays into the embedded inbox: unset DESTINATION or set it to inbox");
+  if (config.redisUrl !== undefined) await requireRedisClient();
   const logger = options.logger ?? createJsonLogger({ level: config.logLevel, secrets: secretsOf(config) });
   // Library code may repeat a failure every poll (500 ms): once per window is enough; each dead
   // letter is logged in full, it carries what is needed to recover it.
@@ -93,7 +94,12 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
   const page = inboxWriter === undefined ? undefined : createInboxPage(inboxWriter, manager);
   const inFlight = new ByteBudget(config.maxInFlightBytes);
   let stream: ConnectorStream | undefined;
-  const metrics = createBridgeMetrics(writer, { inFlight, stream: () => stream?.stats(), summarizer: () => manager.stats().summarizer });
+  const metrics = createBridgeMetrics(writer, {
+    inFlight,
+    manager,
+    stream: config.connectorStreamUrl === undefined ? undefined : () => stream?.stats(),
+    summarizer: () => manager.stats().summarizer,
+  });
   let streamFailed = false;
   const { exposure } = config;
   const app = createBridgeApp({
@@ -121,10 +127,15 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await listen(server, config);
+  } catch (error) {
+    // Nothing was accepted yet: release what was built, so a caller may try another port.
+    page?.close();
+    await manager.close().catch(() => undefined);
+    await redis?.close().catch(() => undefined);
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
   if (redis !== undefined) await warnIfUnreachable(redis, logger);
@@ -193,6 +204,50 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     return closing;
   };
   return { url, server, manager, close, atRisk };
+}
+
+/** A listen failure that names the setting to change (`HOST` or `PORT`). */
+export class ListenError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "ListenError";
+  }
+}
+
+const LISTEN_HINTS: Record<string, (config: BridgeConfig) => string> = {
+  EADDRINUSE: (c) => `PORT=${c.port} is already in use on HOST=${c.host}: stop the other process or set PORT (--port) to a free port`,
+  EACCES: (c) => `not permitted to listen on PORT=${c.port} (ports below 1024 need privileges): set PORT (--port) to 1024 or above`,
+  EADDRNOTAVAIL: (c) => `HOST=${c.host} is not an address of this machine: set HOST (--host) to one of its interfaces, e.g. 127.0.0.1 or 0.0.0.0`,
+  ENOTFOUND: (c) => `HOST=${c.host} does not resolve: set HOST (--host) to an address or a resolvable name`,
+  EAI_AGAIN: (c) => `HOST=${c.host} could not be resolved now: set HOST (--host) to an address`,
+};
+
+function listen(server: Server, config: BridgeConfig): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? "";
+      const hint = LISTEN_HINTS[code];
+      reject(hint === undefined ? error : new ListenError(code, `cannot listen on HOST=${config.host} PORT=${config.port} (${code}): ${hint(config)}`, { cause: error }));
+    });
+    server.listen(config.port, config.host, () => resolve());
+  });
+}
+
+/** `@redis/client` is an optional peer dependency: with REDIS_URL set, say how to install it rather than fail later. */
+async function requireRedisClient(): Promise<void> {
+  try {
+    await import("@redis/client");
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && String((error as Error).message).includes("@redis/client")) {
+      throw new ConfigError("REDIS_URL", "is set, but the optional package @redis/client is not installed: run `npm install @redis/client` (or unset REDIS_URL to keep state in memory)");
+    }
+    throw error;
+  }
 }
 
 /**

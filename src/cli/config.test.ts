@@ -47,6 +47,15 @@ describe("loadConfig", () => {
     expect((error as ConfigError).message).toMatch(new RegExp(`^${setting}: `));
   });
 
+  it("reports every missing or bad setting in one error, not only the first", () => {
+    const error = refusal({ PORT: "x", LOG_LEVEL: "loud", DESTINATION: "intercom", HEADERS_TIMEOUT_MS: "20000", REQUEST_TIMEOUT_MS: "10000" });
+    expect(error?.problems.map((p) => p.setting)).toEqual(["PORT", "LOG_LEVEL", "INTERCOM_TOKEN", "INTERCOM_ADMIN_ID", "HEADERS_TIMEOUT_MS", "CONNECTOR_SECRET", "INTERCOM_CLIENT_SECRET"]);
+    expect(error?.setting).toBe("PORT");
+    expect(error?.message.split("\n")).toHaveLength(7);
+    // A destination that is itself bad is reported, and its secrets are not judged against a guess.
+    expect(refusal({ DESTINATION: "slack", HOST: "0.0.0.0" })?.problems.map((p) => p.setting)).toEqual(["DESTINATION"]);
+  });
+
   it("lists every secret for log redaction, and never puts a URL password in an error", () => {
     expect(secretsOf(loadConfig({ LINK_TOKEN: "lt", CONNECTOR_SECRET: "cs", ADMIN_TOKEN: "at" }))).toEqual(["cs", "lt", "at"]);
     expect(() => loadConfig({ REDIS_URL: "ftp://user:hunter2@host" })).toThrow(/REDIS_URL/);

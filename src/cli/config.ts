@@ -3,14 +3,28 @@
  * validated once at start, with an error that names the bad setting.
  */
 
-/** A setting that is missing or malformed; `setting` is its environment variable name. */
+/** One missing or malformed setting: its environment variable name and what is wrong. */
+export interface ConfigProblem {
+  readonly setting: string;
+  readonly message: string;
+}
+
+/**
+ * Settings that are missing or malformed: every one of them (`problems`), so a start is fixed in
+ * one go; `setting` is the first one's environment variable name.
+ */
 export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
   constructor(
     readonly setting: string,
     message: string,
+    more: readonly ConfigProblem[] = [],
   ) {
-    super(`${setting}: ${message}`);
+    const problems = [{ setting, message }, ...more];
+    super(problems.map((p) => `${p.setting}: ${p.message}`).join("\n"));
     this.name = "ConfigError";
+    this.problems = problems;
   }
 }
 
@@ -124,6 +138,16 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     const value = flags[name] ?? env[name] ?? SETTINGS[name].default;
     return value === "" ? undefined : value;
   };
+  // Every problem is collected, not only the first: a bad value reads as its default meanwhile.
+  const problems: ConfigProblem[] = [];
+  const fallback = (name: SettingName): string | undefined => SETTINGS[name].default;
+  const integer = (name: SettingName, value: string | undefined, min: number, max: number): number =>
+    collect(problems, () => parseInteger(name, value, min, max), Number(fallback(name) ?? min));
+  const nonEmpty = (name: SettingName, value: string | undefined): string => collect(problems, () => parseNonEmpty(name, value), fallback(name) ?? "");
+  const url = (name: SettingName, value: string | undefined, protocols: readonly string[]): string | undefined =>
+    collect(problems, () => parseUrl(name, value, protocols), fallback(name));
+  const oneOf = <T extends string>(name: SettingName, value: string | undefined, allowed: readonly T[]): T =>
+    collect(problems, () => parseOneOf(name, value, allowed), (fallback(name) ?? allowed[0]) as T);
   const maxBodyBytes = integer("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), 1024, 64 * 1024 * 1024);
   const inFlight = raw("MAX_INFLIGHT_BYTES");
   const config: BridgeConfig = {
@@ -174,24 +198,41 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       threshold: integer("SUMMARY_THRESHOLD", raw("SUMMARY_THRESHOLD"), 1, 100_000),
     },
   };
-  requireFor(config.destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");
+  const destination = raw("DESTINATION");
+  requireFor(problems, destination === "intercom", { INTERCOM_TOKEN: config.intercom.token, INTERCOM_ADMIN_ID: config.intercom.adminId }, "DESTINATION=intercom");
   requireFor(
-    config.destination === "zendesk",
+    problems,
+    destination === "zendesk",
     { ZENDESK_API_BASE: config.zendesk.apiBase, ZENDESK_EMAIL: config.zendesk.email, ZENDESK_API_TOKEN: config.zendesk.apiToken },
     "DESTINATION=zendesk",
   );
-  requireFor(config.destination === "http", { HTTP_BRIDGE_URL: config.httpBridge.url }, "DESTINATION=http");
-  requireFor(config.connectorStreamUrl !== undefined, { CONNECTOR_TOKEN: config.connectorToken }, "CONNECTOR_STREAM_URL");
-  if (config.headersTimeoutMs > config.requestTimeoutMs) throw new ConfigError("HEADERS_TIMEOUT_MS", "must not exceed REQUEST_TIMEOUT_MS");
-  config.exposure = exposureOf(config, oneOf("ALLOW_UNSIGNED", raw("ALLOW_UNSIGNED"), ["true", "false"] as const) === "true");
+  requireFor(problems, destination === "http", { HTTP_BRIDGE_URL: config.httpBridge.url }, "DESTINATION=http");
+  requireFor(problems, raw("CONNECTOR_STREAM_URL") !== undefined, { CONNECTOR_TOKEN: config.connectorToken }, "CONNECTOR_STREAM_URL");
+  if (config.headersTimeoutMs > config.requestTimeoutMs) problems.push({ setting: "HEADERS_TIMEOUT_MS", message: "must not exceed REQUEST_TIMEOUT_MS" });
+  const allowUnsigned = oneOf("ALLOW_UNSIGNED", raw("ALLOW_UNSIGNED"), ["true", "false"] as const) === "true";
+  // Secrets are judged only for a destination that was read as given (not a fallback).
+  if (destination === config.destination) config.exposure = exposureOf(config, allowUnsigned, problems);
+  const [first, ...more] = problems;
+  if (first !== undefined) throw new ConfigError(first.setting, first.message, more);
   return config;
+}
+
+/** Runs `parse`; a ConfigError is recorded in `problems` and `fallback` returned instead. */
+function collect<T>(problems: ConfigProblem[], parse: () => T, fallback: T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+    return fallback;
+  }
 }
 
 /**
  * Which routes are mounted, and whether the service may start: outside the embedded inbox on
  * loopback, a mounted route without its secret stops the start unless ALLOW_UNSIGNED=true.
  */
-function exposureOf(config: BridgeConfig, allowUnsignedSetting: boolean): Exposure {
+function exposureOf(config: BridgeConfig, allowUnsignedSetting: boolean, problems: ConfigProblem[]): Exposure {
   const loopback = isLoopbackAddress(config.host);
   const events = config.connectorStreamUrl === undefined || config.connectorSecret !== undefined;
   const webhooks: Exposure["webhooks"] = config.destination === "zendesk" ? ["zendesk"] : config.destination === "http" ? [] : ["intercom"];
@@ -200,10 +241,9 @@ function exposureOf(config: BridgeConfig, allowUnsignedSetting: boolean): Exposu
   if (webhooks.includes("intercom") && config.intercom.clientSecret === undefined) unsigned.push({ route: "POST /webhooks/intercom", setting: "INTERCOM_CLIENT_SECRET" });
   if (webhooks.includes("zendesk") && config.zendesk.webhookSecret === undefined) unsigned.push({ route: "POST /webhooks/zendesk", setting: "ZENDESK_WEBHOOK_SECRET" });
   const allowUnsigned = allowUnsignedSetting || (config.destination === "inbox" && loopback);
-  const first = unsigned[0];
-  if (first !== undefined && !allowUnsigned) {
+  if (!allowUnsigned) {
     const why = config.destination === "inbox" ? `with DESTINATION=inbox bound beyond loopback (HOST=${config.host})` : `with DESTINATION=${config.destination}`;
-    throw new ConfigError(first.setting, `required ${why}: ${first.route} would accept unsigned requests (ALLOW_UNSIGNED=true accepts them anyway)`);
+    for (const open of unsigned) problems.push({ setting: open.setting, message: `required ${why}: ${open.route} would accept unsigned requests (ALLOW_UNSIGNED=true accepts them anyway)` });
   }
   return { loopback, events, webhooks, unsigned, allowUnsigned };
 }
@@ -225,12 +265,12 @@ export function secretsOf(config: BridgeConfig): string[] {
   return values.filter((v): v is string => v !== undefined);
 }
 
-function requireFor(when: boolean, values: Record<string, string | undefined>, reason: string): void {
+function requireFor(problems: ConfigProblem[], when: boolean, values: Record<string, string | undefined>, reason: string): void {
   if (!when) return;
-  for (const [name, value] of Object.entries(values)) if (value === undefined) throw new ConfigError(name, `required with ${reason}`);
+  for (const [name, value] of Object.entries(values)) if (value === undefined) problems.push({ setting: name, message: `required with ${reason}` });
 }
 
-function integer(name: string, value: string | undefined, min: number, max: number): number {
+function parseInteger(name: string, value: string | undefined, min: number, max: number): number {
   const n = Number(value);
   if (value === undefined || !/^\d+$/.test(value.trim()) || n < min || n > max) {
     throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value ?? "")}`);
@@ -238,17 +278,17 @@ function integer(name: string, value: string | undefined, min: number, max: numb
   return n;
 }
 
-function nonEmpty(name: string, value: string | undefined): string {
+function parseNonEmpty(name: string, value: string | undefined): string {
   if (value === undefined || value.trim() === "") throw new ConfigError(name, "must not be empty");
   return value;
 }
 
-function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T {
+function parseOneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw new ConfigError(name, `expected one of ${allowed.join(", ")}, got ${JSON.stringify(value ?? "")}`);
   return value as T;
 }
 
-function url(name: string, value: string | undefined, protocols: readonly string[]): string | undefined {
+function parseUrl(name: string, value: string | undefined, protocols: readonly string[]): string | undefined {
   if (value === undefined) return undefined;
   let parsed: URL;
   try {

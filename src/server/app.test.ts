@@ -32,7 +32,7 @@ async function start(overrides: Partial<BridgeAppOptions> = {}, limits: ServerLi
   const app = createBridgeApp({
     manager,
     logger: createJsonLogger({ level: "debug", secrets: [SECRET], write: (line) => logs.push(line) }),
-    metrics: createBridgeMetrics(writer, { inFlight: overrides.inFlight }),
+    metrics: createBridgeMetrics(writer, { inFlight: overrides.inFlight, defaultMetrics: false }),
     replay: new MemoryReplayGuard(),
     ready: async () => true,
     maxBodyBytes: 64 * 1024,

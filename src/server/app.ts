@@ -9,9 +9,11 @@ import { hasBearer, isLoopbackHostHeader } from "./exposure.js";
 import type { PageRoutes } from "./inbox/routes.js";
 import { ClientAbortError, HttpError, isJson, readBody, sendJson, toHttpError } from "./http.js";
 import type { Logger } from "./logger.js";
+import { openApiDocument } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { ReplayGuard } from "./replay-guard.js";
 import { verifyConnectorSignature } from "./signatures.js";
+import { packageVersion } from "./version.js";
 import { intercomWebhook, links, zendeskWebhook } from "./webhooks.js";
 
 /** A chatbot webhook route; the bridge mounts only its destination's. */
@@ -92,8 +94,9 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
     if (route === undefined && options.inboxPage?.(context, req, res, path, admit) === true) return;
     void (async () => {
       if (path === "/metrics" && req.method === "GET") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(options.metrics.registry.render());
+        const text = await options.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": options.metrics.registry.contentType });
+        res.end(text);
         return;
       }
       let reply: Reply;
@@ -131,8 +134,10 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
 }
 
 function mountRoutes(o: BridgeAppOptions): Map<string, Route> {
+  const openApi = openApiDocument(packageVersion());
   const routes = new Map<string, Route>([
     ["/healthz", { method: "GET", handler: async () => ({ status: 200, body: { status: "ok" } }), body: "none" }],
+    ["/openapi.json", { method: "GET", handler: async () => ({ status: 200, body: openApi }), body: "none" }],
     ["/readyz", { method: "GET", handler: (c) => readiness(c), body: "none" }],
     ["/links", { method: "POST", handler: links, body: "json" }],
     ["/dead-letters", { method: "GET", handler: deadLetters, body: "none", admin: "read" }],
