@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { SummaryOutcome, SummaryRequest } from "../writer/delivery-engine.js";
+import { RedisUnavailableError } from "./commands.js";
 import type { OutcomeContext } from "./note-outcomes.js";
 import { REDACT_CLAIM, REDACT_DONE, SUMMARIZE } from "./summary-scripts.js";
 
@@ -11,8 +12,9 @@ export async function queueSummary(ctx: OutcomeContext, request: SummaryRequest)
   const ranges = "sequences" in coverage ? coverage.sequences.map((r) => `${Math.floor(r.from)}-${Math.floor(r.to)}`).join(",") : "";
   const latest = "latestActions" in coverage ? Math.max(0, Math.floor(coverage.latestActions)) : 0;
   // A connector summary that condenses nothing covers nothing.
-  const args = [sessionId, o.now(), request.body, latest > 0 || ranges !== "" ? ranges : "0-0", latest, o.postLinkDebounceMs, o.maxWaitMs, ctx.ttlMs];
-  const reply = (await SUMMARIZE.run(ctx.redis, ctx.keys.session(sessionId), args)) as number[];
+  const id = randomBytes(12).toString("base64url");
+  const args = [sessionId, o.now(), request.body, latest > 0 || ranges !== "" ? ranges : "0-0", latest, o.postLinkDebounceMs, o.maxWaitMs, ctx.ttlMs, id];
+  const reply = (await rerunWhileUnknown(() => SUMMARIZE.run(ctx.redis, ctx.keys.session(sessionId), args))) as number[];
   if (Number(reply[0]) !== 1) {
     host.stats.summariesSkipped++;
     host.log("info", "summary of a session without a conversation; not posted", { sessionId });
@@ -20,7 +22,19 @@ export async function queueSummary(ctx: OutcomeContext, request: SummaryRequest)
   }
   ctx.schedule(sessionId, Number(reply[2]));
   const conversationId = (await ctx.redis.sendCommand(["HGET", ctx.keys.meta(sessionId), "conv"])) as string | null;
-  return { status: "queued", conversationId, snapshot: Number(reply[1]), key: "" };
+  return { status: "queued", conversationId, snapshot: Number(reply[1]), key: id };
+}
+
+/** Re-runs an idempotent step a few times while Redis is unreachable (its reply may have been lost). */
+async function rerunWhileUnknown<T>(step: () => Promise<T>, tries = 4): Promise<T> {
+  for (let attempt = 1, delay = 50; ; attempt++, delay *= 2) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof RedisUnavailableError) || attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /**

@@ -10,13 +10,16 @@ import { RedisScript } from "./script.js";
 
 /**
  * ARGV: sid, now, body, ranges ("from-to,from-to"…, or ""), latestActions (0: use ranges),
- * debounce, maxwait, ttl. Takes the snapshot (the session's records in its conversation whose
- * lo..hi lies in one range), queues the summary after what the session owes now. Returns
+ * debounce, maxwait, ttl, summaryId. Takes the snapshot (the session's records in its
+ * conversation whose lo..hi lies in one range), queues the summary after what the session owes
+ * now. Idempotent per summary id (a re-run after a lost reply answers as the first run). Returns
  * {1, snapshotSize, at} or {0} when the session has no conversation.
  */
 export const SUMMARIZE = new RedisScript(`${PRELUDE}
 local sid, now, body = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local latest, debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local prior = find_done(ARGV[9])
+if prior then return {1, tonumber(string.match(prior, '^s (%d+)$') or '0'), reschedule(sid, now, debounce, maxwait)} end
 local m = redis.call('HMGET', meta, 'conv', 'aseq', 'settled', 'kind')
 local conv = m[1]
 if not conv then return {0} end
@@ -46,6 +49,7 @@ local owed = redis.call('LLEN', flush) + redis.call('LLEN', pending)
 if m[4] ~= 'summary' then owed = owed + redis.call('LLEN', inflight) end
 local after = (tonumber(m[3] or '0') or 0) + owed
 redis.call('RPUSH', summaries, '{"after":' .. string.format('%d', after) .. ',"body":' .. cjson.encode(body) .. ',"snap":[' .. table.concat(snap, ',') .. ']}')
+record_done(ARGV[9], 's ' .. #snap)
 touch(ttl)
 return {1, #snap, reschedule(sid, now, debounce, maxwait)}
 `);

@@ -8,6 +8,7 @@ import { sign } from "../../src/server/signatures.js";
 import { startBridgeProcess, type BridgeProcess } from "../support/bridge-process.js";
 import { startFakeIntercom, startFakeZendesk, type FakeNote, type FakePlatform } from "../support/fake-platforms.js";
 import { FakeLlmServer } from "../support/fake-llm.js";
+import { connectTestRedis, deleteByPrefix, redisUrl, uniquePrefix } from "../support/redis.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 
@@ -95,6 +96,27 @@ describe("summaries in the service", () => {
     expect(metrics).toMatch(/bridge_summaries_posted_total 1/);
     expect(metrics).toMatch(/bridge_redactions_total 6/);
     expect(metrics).toMatch(/bridge_llm_failures_total 0/);
+  });
+
+  it("with REDIS_URL: the same overwrite step through the Redis engine", async () => {
+    const redis = await connectTestRedis();
+    const prefix = uniquePrefix("e2e-summaries");
+    cleanups.push(async () => {
+      await deleteByPrefix(redis, prefix);
+      await redis.close();
+    });
+    const llm = await track(new FakeLlmServer().start());
+    const fake = await track(startFakeIntercom({ token: "t", adminId: "7" }));
+    const bridge = await bridgeWith(llm, { DESTINATION: "intercom", INTERCOM_TOKEN: "t", INTERCOM_ADMIN_ID: "7", INTERCOM_API_BASE: fake.url, REDIS_URL: redisUrl(), REDIS_KEY_PREFIX: prefix });
+    const hook = JSON.stringify({ type: "notification_event", id: "n-r", topic: "conversation.user.created", data: { item: { id: "conv-r", custom_attributes: { session_id: "ph-r" } } } });
+    expect((await post(`${bridge.url}/webhooks/intercom`, hook)).status).toBe(200);
+    llm.reply({ text: SUMMARY, delayMs: 1_500 });
+    await sendOneByOne(bridge, fake, "conv-r", "ph-r", ACTIONS);
+    await sendOneByOne(bridge, fake, "conv-r", "ph-r", ["Opened Help while the LLM thinks"], 6);
+    await vi.waitFor(() => expect(fake.notesIn("conv-r").filter((n) => n.redacted)).toHaveLength(6), { timeout: 10_000 });
+    const notes = fake.notesIn("conv-r");
+    expect(notes).toHaveLength(8);
+    expectOverwrite(notes, 7, llm.requests[0]?.prompt ?? "");
   });
 
   it("Zendesk: the covered comments come back redacted (▇), the summary and the later comment intact", async () => {
