@@ -12,7 +12,8 @@ export type ErrorCode =
   | "DELIVERY_PERMANENT"
   | "CONVERSATION_GONE"
   | "WRITER_CLOSED"
-  | "CONCURRENT_UPDATE";
+  | "CONCURRENT_UPDATE"
+  | "LLM_REQUEST_FAILED";
 
 /** Base class: every error thrown on purpose by this library extends it. */
 export class AutoplayError extends Error {

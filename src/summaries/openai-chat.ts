@@ -2,6 +2,7 @@
  * A summary LLM on any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, Ollama,
  * llama.cpp, …): `POST {baseUrl}/chat/completions`, plain `fetch`, no dependency.
  */
+import { AutoplayError } from "../errors.js";
 import { checkNumber } from "../option-checks.js";
 import type { SummaryLlm } from "./session-summarizer.js";
 
@@ -30,15 +31,13 @@ export interface OpenAiChatOptions {
 }
 
 /** An LLM request that failed; `status` is the HTTP status when the endpoint answered. */
-export class LlmRequestError extends Error {
-  readonly code = "LLM_REQUEST_FAILED";
+export class LlmRequestError extends AutoplayError {
   readonly status: number | undefined;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
 
   constructor(message: string, options: { status?: number; retryable: boolean; retryAfterMs?: number; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.name = "LlmRequestError";
+    super("LLM_REQUEST_FAILED", message, { cause: options.cause });
     this.status = options.status;
     this.retryable = options.retryable;
     this.retryAfterMs = options.retryAfterMs;
