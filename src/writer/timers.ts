@@ -112,3 +112,17 @@ export function startHousekeeping(intervalMs: number, callback: () => void, onEr
   timer.unref();
   return timer;
 }
+
+/**
+ * Whether `work` settles within `timeoutMs`: true once it resolves, false when the bound comes
+ * first (the bound's timer is cleared either way). A rejection of `work` is passed on.
+ */
+export async function resolvesWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([work.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
