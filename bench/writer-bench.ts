@@ -87,9 +87,11 @@ async function memory(): Promise<Record<string, number>> {
   return result;
 }
 
-const BATCHES: NoteAction[][] = Array.from({ length: 5 }, (_, i) =>
-  Array.from({ length: i + 1 }, (_, k) => ({ description: `Clicked "Save" (${k})`, timestamp_start: 0 })),
-);
+/** A burst of `size` new actions (fresh index and time: the writer drops a replayed batch as a duplicate). */
+function freshBatch(size: number, firstIndex: number): NoteAction[] {
+  const now = Date.now() / 1000;
+  return Array.from({ length: size }, (_, k) => ({ index: firstIndex + k, description: `Clicked "Save" (${k})`, timestamp_start: now }));
+}
 
 async function lateness(): Promise<Record<string, number>> {
   const sessions = 1000;
@@ -109,14 +111,15 @@ async function lateness(): Promise<Record<string, number>> {
   loopDelay.enable();
 
   async function session(id: string): Promise<void> {
+    let index = 0;
     await writer.onSessionLinked(id, `conv-${id}`);
     await sleep(random() * 500);
     while (performance.now() < deadline) {
       const batches = 1 + Math.floor(random() * 5);
       bursts++;
       for (let b = 0; b < batches; b++) {
-        // The writer copies what it needs out of a batch, so the bench can reuse its batches.
-        const batch = BATCHES[Math.floor(random() * BATCHES.length)] as NoteAction[];
+        const batch = freshBatch(1 + Math.floor(random() * 5), index);
+        index += batch.length;
         actions += batch.length;
         lastArrival.set(id, performance.now());
         await writer.writeActions(null, id, batch);

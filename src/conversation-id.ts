@@ -12,22 +12,24 @@ export const MAX_CONVERSATION_ID_LENGTH = 256;
  * @throws PayloadError naming `field` and what was wrong
  */
 export function checkConversationId(id: unknown, field = "conversation_id"): string {
-  if (typeof id !== "string" || id === "") throw new PayloadError(`${field} is required (a non-empty string)`);
-  if (id.length > MAX_CONVERSATION_ID_LENGTH) throw new PayloadError(`${field} is longer than ${MAX_CONVERSATION_ID_LENGTH} characters`);
-  if (id === "." || id === "..") throw new PayloadError(`${field} must not be "." or ".."`);
+  const problem = conversationIdProblem(id, field);
+  if (problem !== null) throw problem;
+  return id as string;
+}
+
+/** The error {@link checkConversationId} would throw for `id`, or null when it is valid. */
+export function conversationIdProblem(id: unknown, field = "conversation_id"): PayloadError | null {
+  if (typeof id !== "string" || id === "") return new PayloadError(`${field} is required (a non-empty string)`);
+  if (id.length > MAX_CONVERSATION_ID_LENGTH) return new PayloadError(`${field} is longer than ${MAX_CONVERSATION_ID_LENGTH} characters`);
+  if (id === "." || id === "..") return new PayloadError(`${field} must not be "." or ".."`);
   // eslint-disable-next-line no-control-regex
   if (/[/\\?#%\u0000-\u001f\u007f\u2028\u2029]/.test(id)) {
-    throw new PayloadError(`${field} must not contain "/", "\\", "?", "#", "%" or control characters`);
+    return new PayloadError(`${field} must not contain "/", "\\", "?", "#", "%" or control characters`);
   }
-  return id;
+  return null;
 }
 
 /** Whether {@link checkConversationId} accepts `id`. */
 export function isValidConversationId(id: unknown): id is string {
-  try {
-    checkConversationId(id);
-    return true;
-  } catch {
-    return false;
-  }
+  return conversationIdProblem(id) === null;
 }

@@ -11,9 +11,9 @@ export type ErrorCode =
   | "DELIVERY_FAILED"
   | "DELIVERY_PERMANENT"
   | "CONVERSATION_GONE"
-  | "DELIVERY_TIMEOUT"
   | "WRITER_CLOSED"
-  | "CONCURRENT_UPDATE";
+  | "CONCURRENT_UPDATE"
+  | "LLM_REQUEST_FAILED";
 
 /** Base class: every error thrown on purpose by this library extends it. */
 export class AutoplayError extends Error {
@@ -91,20 +91,6 @@ export class ConversationGoneError extends PermanentDeliveryError {
   constructor(message: string, options?: { status?: number; cause?: unknown }) {
     super(message, options);
     (this as { code: ErrorCode }).code = "CONVERSATION_GONE";
-  }
-}
-
-/** A platform call that did not settle within the writer's `postTimeoutMs`. */
-export class DeliveryTimeoutError extends AutoplayError {
-  /**
-   * The call itself, still running: it may yet succeed (the platform accepted the note after all),
-   * so the writer waits a bounded time for it before retrying, and counts a late success.
-   */
-  readonly late: Promise<unknown> | undefined;
-
-  constructor(timeoutMs: number, late?: Promise<unknown>) {
-    super("DELIVERY_TIMEOUT", `platform call did not settle within ${timeoutMs} ms`);
-    this.late = late;
   }
 }
 

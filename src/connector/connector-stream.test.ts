@@ -76,8 +76,8 @@ describe("ConnectorStream: connection", () => {
     await stream.stop(); // still resolves after a fatal stop
   });
 
-  it("treats a silent connection as dead after heartbeatTimeoutMs and reconnects", async () => {
-    const { fake, stream } = await startHarness({ heartbeatTimeoutMs: 150 });
+  it("treats a silent connection as dead after silenceTimeoutMs and reconnects", async () => {
+    const { fake, stream } = await startHarness({ silenceTimeoutMs: 150 });
     stream.start();
     await fake.waitForConnections(1);
     const started = Date.now();
@@ -87,7 +87,7 @@ describe("ConnectorStream: connection", () => {
   });
 
   it("heartbeats keep a quiet connection alive and are not delivered", async () => {
-    const { fake, stream, received } = await startHarness({ heartbeatTimeoutMs: 150 });
+    const { fake, stream, received } = await startHarness({ silenceTimeoutMs: 150 });
     stream.start();
     await fake.waitForConnections(1);
     for (let i = 0; i < 8; i++) {
@@ -100,16 +100,26 @@ describe("ConnectorStream: connection", () => {
     expect(stream.stats()).toMatchObject({ heartbeats: 8, frames: 8, payloads: 0 });
   });
 
-  it("drops the connection on an oversized event and reconnects", async () => {
-    const { fake, stream, received, logs } = await startHarness({ maxEventSize: 1_000 });
+  it("skips an event over the 2 MiB limit to its end, counts it, and keeps the connection", async () => {
+    const { fake, stream, received, logs } = await startHarness(); // the default maxEventSize: 2 MiB
     stream.start();
     await fake.waitForConnections(1);
-    fake.sendRaw(`data: ${"x".repeat(5_000)}\n\n`);
-    await fake.waitForConnections(2);
-    fake.send(actionsFrame("s1", "ok"));
-    await waitUntil(() => received.length === 1);
-    expect(stream.stats().malformed).toBe(1);
-    expect(logs.some((l) => l.level === "error" && /larger than 1000/.test(l.message))).toBe(true);
+    fake.send(actionsFrame("s1", "before"));
+    // One oversized data line, written in pieces, then an oversized event of many short lines.
+    fake.sendRaw(`data: {"type":"actions","session_id":"s1","actions":[{"description":"${"x".repeat(1_500_000)}`);
+    fake.sendRaw("y".repeat(1_500_000));
+    fake.sendRaw(`"}]}\n\n`);
+    fake.send(actionsFrame("s1", "between"));
+    fake.sendRaw(`${"data: 0123456789012345678901234567890123456789\n".repeat(60_000)}\n`);
+    fake.send(actionsFrame("s1", "after"));
+    await waitUntil(() => received.length === 3, 10_000, "the frames around the oversized events");
+    expect(descriptions(received)).toEqual(["before", "between", "after"]);
+    expect(fake.connections).toBe(1);
+    expect(stream.stats()).toMatchObject({ oversized: 2, malformed: 0, connects: 1, reconnects: 0, payloads: 3 });
+    // Logged, at a limited rate: one line for the first, the second held back.
+    const lines = logs.filter((l) => /larger than 2097152/.test(l.message));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.level).toBe("error");
   });
 
   it("stop() closes the connection, resolves done, and cancels a reconnect wait", async () => {

@@ -7,45 +7,65 @@
 import { parsePayload } from "../payloads/parse.js";
 import { parseRetryAfter, reconnectDelay, sleep } from "./backoff.js";
 import type { BackoffPolicy } from "./backoff.js";
-import { ConnectorFatalError, SseEventTooLargeError, describeError } from "./errors.js";
+import { ConnectorFatalError, describeError } from "./errors.js";
+import { LogLimiter } from "./log-limiter.js";
 import { resolveConnectorOptions } from "./options.js";
 import type { ConnectorStreamOptions, ResolvedConnectorOptions } from "./options.js";
 import { SessionLanes } from "./session-lanes.js";
 import { SseParser } from "./sse-parser.js";
 import type { SseEvent } from "./sse-parser.js";
 
-/** Counters of a {@link ConnectorStream}; all cumulative except `queued` and `connected`. */
+/**
+ * Counters of a {@link ConnectorStream}, for metrics: all cumulative (monotonic) except the
+ * gauges `queued`, `queuedActions`, `connected` and `consecutiveFailures`.
+ */
 export interface ConnectorStreamStats {
   /** Streams opened (HTTP 200 with an event stream). */
   connects: number;
   /** Connection attempts after the first one. */
   reconnects: number;
-  /** SSE events received, heartbeats included. */
+  /** SSE events received, heartbeats included (oversized ones not). */
   frames: number;
+  /** `event: heartbeat` frames. */
   heartbeats: number;
   /** Payloads parsed and queued for `onPayload`. */
   payloads: number;
-  /** Frames that were not a readable payload (bad JSON, not an object, too large); skipped. */
+  /** Frames that were not a readable payload (bad JSON, not an object, over 1 MiB); skipped, logged. */
   malformed: number;
-  /** Payloads of a `type` this library does not know; skipped (SPEC §2). */
+  /** Events over `maxEventSize`, skipped to their end without dropping the connection; logged. */
+  oversized: number;
+  /** Payloads of a `type` this library does not know; skipped (SPEC §2), logged. */
+  unknownTypes: number;
+  /** Frames skipped on purpose: `unknownTypes` plus events without data to deliver (not heartbeats). */
   ignored: number;
-  /** Payloads folded into an earlier one of their session under backpressure (no action lost). */
+  /** Payloads folded into an earlier queued one of their session under backpressure (no action lost). */
   merged: number;
-  /** Queued payloads dropped: the total queue overflowed, or `stop()` timed out. */
+  /** Payloads dropped (each merged part counts): over the queue bounds after merging, or `stop()` timed out. */
   dropped: number;
+  /** Actions inside the dropped payloads. */
+  droppedActions: number;
   /** `onPayload` calls that threw or rejected. */
   handlerErrors: number;
-  /** Payloads waiting for their session's turn now. */
+  /** Gauge: queued entries (a merged payload counts once) waiting for their session's turn. */
   queued: number;
-  /** Whether a stream is open now. */
+  /** Gauge: actions inside the queued entries. */
+  queuedActions: number;
+  /** Gauge: whether a stream is open now. */
   connected: boolean;
+  /**
+   * Gauge: reconnect attempts since a healthy connection last ended (see `healthyConnectionMs`),
+   * the exponent of the next backoff; it grows while the connector keeps failing.
+   */
+  consecutiveFailures: number;
   /** The status that stopped the stream for good, once one did. */
   fatalStatus?: number;
 }
 
 interface Outcome {
-  /** SSE events this connection delivered: any resets the backoff. */
+  /** SSE events this connection delivered, oversized ones included. */
   frames: number;
+  /** When the stream opened (monotonic ms), if it did. */
+  openedAt?: number;
   retryAfterMs?: number;
 }
 
@@ -57,13 +77,18 @@ const SAFE_HEADER_VALUE = /^[\x20-\x7e]{1,1024}$/;
  * A reconnecting SSE client for the connector's `/stream/<product_id>` endpoint.
  *
  * - `event: heartbeat` frames (with or without data) and comments only prove liveness.
- * - Other events' data is read with `parsePayload`; unknown types are ignored, unreadable frames
- *   logged and skipped. Neither ever closes the stream; an oversized event does (it is reopened).
+ * - Other events' data is read with `parsePayload`; unknown types and unreadable frames are
+ *   counted, logged (rate-limited) and skipped. An event over `maxEventSize` is skipped to its end
+ *   and counted; none of these closes the stream.
  * - Payloads without a session id go to one shared lane: sequential, like a session's.
  * - A 200 without `Content-Type` is read as a stream; one with another type is refused (a proxy's
  *   error page) and retried.
- * - `Last-Event-ID` echoes the last `id:` when it is printable ASCII; the connector has no replay,
- *   so this is a courtesy, not a guarantee.
+ * - `Last-Event-ID` carries the last event ID by the WHATWG rules: the `id:` of the last
+ *   *dispatched* block (an id in a block cut off by a disconnect does not count; an empty `id:`
+ *   clears it, and then no header is sent), when it is printable ASCII. The connector has no
+ *   replay, so this is a courtesy, not a guarantee.
+ * - The backoff grows until a connection proves healthy (`healthyConnectionMs`), so a connector
+ *   that answers and dies at once is not hammered.
  * - The server's `retry:` field and a `Retry-After` header are floors on the next delay, capped
  *   by `maxBackoffMs` and `maxRetryAfterMs` respectively.
  */
@@ -74,7 +99,9 @@ export class ConnectorStream {
   readonly #lanes: SessionLanes;
   readonly #backoff: BackoffPolicy;
   readonly #stop = new AbortController();
-  readonly #counters = { connects: 0, reconnects: 0, frames: 0, heartbeats: 0, payloads: 0, malformed: 0, ignored: 0 };
+  readonly #counters = { connects: 0, reconnects: 0, frames: 0, heartbeats: 0, payloads: 0, malformed: 0, oversized: 0, unknownTypes: 0, ignored: 0 };
+  readonly #limiter = new LogLimiter();
+  #attempt = 0;
   #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
   #lifecycle: Promise<void> | undefined;
   #connected = false;
@@ -91,6 +118,10 @@ export class ConnectorStream {
       handler: o.onPayload,
       maxPerSession: o.maxQueuedPerSession,
       maxTotal: o.maxQueuedTotal,
+      maxActions: o.maxQueuedActions,
+      maxMergedActions: o.maxMergedActions,
+      maxMergedChars: o.maxMergedChars,
+      limiter: this.#limiter,
       log: (level, message, fields) => this.#log(level, message, fields),
     });
     this.done = new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }));
@@ -118,9 +149,16 @@ export class ConnectorStream {
     await this.#lifecycle;
   }
 
-  /** A snapshot of the counters. */
+  /** A snapshot of the counters (a fresh object; cheap enough to call on every metrics scrape). */
   stats(): ConnectorStreamStats {
-    const stats: ConnectorStreamStats = { ...this.#counters, ...this.#lanes.counters, queued: this.#lanes.queued, connected: this.#connected };
+    const stats: ConnectorStreamStats = {
+      ...this.#counters,
+      ...this.#lanes.counters,
+      queued: this.#lanes.queued,
+      queuedActions: this.#lanes.queuedActions,
+      connected: this.#connected,
+      consecutiveFailures: this.#attempt,
+    };
     if (this.#fatalStatus !== undefined) stats.fatalStatus = this.#fatalStatus;
     return stats;
   }
@@ -140,18 +178,22 @@ export class ConnectorStream {
 
   async #loop(): Promise<void> {
     const signal = this.#stop.signal;
-    let attempt = 0;
     for (let first = true; !signal.aborted; first = false) {
       if (!first) this.#counters.reconnects++;
       const outcome = await this.#connect();
       if (signal.aborted) return;
-      if (outcome.frames > 0) attempt = 0;
+      // Only a connection that lasted resets the backoff: one frame and a crash is a failure.
+      if (this.#wasHealthy(outcome)) this.#attempt = 0;
       const hint = Math.min(this.#serverRetryMs ?? 0, this.#o.maxBackoffMs);
       const floor = Math.max(hint, Math.min(outcome.retryAfterMs ?? 0, this.#o.maxRetryAfterMs));
-      const delayMs = reconnectDelay(attempt++, this.#backoff, floor);
-      this.#log("info", `connector: reconnecting in ${delayMs} ms`, { attempt });
+      const delayMs = reconnectDelay(this.#attempt++, this.#backoff, floor);
+      this.#log("info", `connector: reconnecting in ${delayMs} ms`, { attempt: this.#attempt });
       await sleep(delayMs, signal);
     }
+  }
+
+  #wasHealthy(outcome: Outcome): boolean {
+    return outcome.frames > 0 && outcome.openedAt !== undefined && performance.now() - outcome.openedAt >= this.#o.healthyConnectionMs;
   }
 
   // One connection attempt; only a fatal status escapes as an error.
@@ -165,7 +207,7 @@ export class ConnectorStream {
     const watchdog = setTimeout(() => {
       silent = true;
       connection.abort();
-    }, this.#o.heartbeatTimeoutMs).unref();
+    }, this.#o.silenceTimeoutMs).unref();
     const outcome: Outcome = { frames: 0 };
     try {
       const response = await this.#o.fetch(this.#o.url, { headers: this.#headers(), signal: connection.signal });
@@ -210,6 +252,7 @@ export class ConnectorStream {
     if (status === 200 && isStream) {
       this.#counters.connects++;
       this.#connected = true;
+      outcome.openedAt = performance.now();
       this.#log("info", "connector: stream connected", { url: this.#o.url });
       return true;
     }
@@ -220,16 +263,29 @@ export class ConnectorStream {
   }
 
   async #read(body: ReadableStream<Uint8Array>, watchdog: NodeJS.Timeout, outcome: Outcome): Promise<void> {
-    const parser = new SseParser({ maxEventSize: this.#o.maxEventSize, dispatchDataless: true });
+    // The last event ID carries over a reconnect, as in browsers: a new connection's blocks
+    // without `id:` keep it; an empty `id:` clears it.
+    const parser = new SseParser({ maxEventSize: this.#o.maxEventSize, dispatchDataless: true, skipOversized: true, lastEventId: this.#lastEventId });
     const reader = body.getReader();
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       watchdog.refresh();
+      const skipped = parser.oversized;
       for (const event of parser.push(chunk.value)) this.#onEvent(event, outcome);
-      if (parser.lastEventId !== "") this.#lastEventId = parser.lastEventId;
+      if (parser.oversized > skipped) this.#onOversized(parser.oversized - skipped, outcome);
+      this.#lastEventId = parser.lastEventId;
       this.#serverRetryMs = parser.retryMs ?? this.#serverRetryMs;
     }
     for (const event of parser.end()) this.#onEvent(event, outcome);
+    this.#lastEventId = parser.lastEventId;
     this.#log("warn", "connector: stream ended by the server");
+  }
+
+  #onOversized(count: number, outcome: Outcome): void {
+    this.#counters.oversized += count;
+    outcome.frames += count;
+    this.#limitedLog("oversized", "error", `connector: server-sent event larger than ${this.#o.maxEventSize} characters skipped`, {
+      oversized: this.#counters.oversized,
+    });
   }
 
   #onEvent(event: SseEvent, outcome: Outcome): void {
@@ -239,18 +295,30 @@ export class ConnectorStream {
       this.#counters.heartbeats++;
       return;
     }
-    if (event.data.trim() === "") return; // a dataless block carries nothing to deliver
+    if (event.data.trim() === "") {
+      this.#counters.ignored++; // a dataless block carries nothing to deliver
+      return;
+    }
     let payload;
     try {
-      payload = parsePayload(event.data, { onWarning: (message) => this.#log("warn", `connector: ${message}`) });
+      payload = parsePayload(event.data, { onWarning: (message) => this.#limitedLog("payload-warning", "warn", `connector: ${message}`) });
     } catch (error) {
       this.#counters.malformed++;
       // The reason only: frames carry e-mails and URLs that do not belong in logs.
-      this.#log("warn", "connector: malformed frame skipped", { error: describeError(error), chars: event.data.length });
+      this.#limitedLog("malformed", "warn", "connector: malformed frame skipped", {
+        error: describeError(error),
+        chars: event.data.length,
+        malformed: this.#counters.malformed,
+      });
       return;
     }
     if (payload === null) {
+      this.#counters.unknownTypes++;
       this.#counters.ignored++;
+      this.#limitedLog("unknown-type", "warn", "connector: frame of an unknown type skipped", () => ({
+        type: typeOf(event.data),
+        unknownTypes: this.#counters.unknownTypes,
+      }));
       return;
     }
     this.#counters.payloads++;
@@ -259,10 +327,7 @@ export class ConnectorStream {
 
   #connectionFailed(error: unknown, silent: boolean): void {
     if (silent) {
-      this.#log("warn", `connector: no bytes for ${this.#o.heartbeatTimeoutMs} ms; connection presumed dead`);
-    } else if (error instanceof SseEventTooLargeError) {
-      this.#counters.malformed++;
-      this.#log("error", `connector: ${error.message}; dropping the connection`);
+      this.#log("warn", `connector: no bytes for ${this.#o.silenceTimeoutMs} ms (silenceTimeoutMs); connection presumed dead`);
     } else {
       this.#log("warn", "connector: connection failed", { error: describeError(error) });
     }
@@ -278,6 +343,14 @@ export class ConnectorStream {
     if (late) this.#lanes.abandon(`not handed over within stopTimeoutMs (${timeoutMs} ms)`);
   }
 
+  /** Logs at most one line of `key` per interval; `fields` may be a function, computed only when the line goes out. */
+  #limitedLog(key: string, level: "warn" | "error", message: string, fields?: Record<string, unknown> | (() => Record<string, unknown>)): void {
+    const suppressed = this.#limiter.take(key);
+    if (suppressed === undefined) return;
+    const base = typeof fields === "function" ? fields() : fields;
+    this.#log(level, message, suppressed > 0 ? { ...base, suppressed } : base);
+  }
+
   #log(level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void {
     try {
       this.#o.logger[level]?.(message, fields);
@@ -285,4 +358,16 @@ export class ConnectorStream {
       // A failing log sink must not take the stream down with it.
     }
   }
+}
+
+/** The `type` of an unknown frame, made safe for a log line (bounded, printable). */
+function typeOf(data: string): string {
+  let type: unknown;
+  try {
+    type = (JSON.parse(data) as { type?: unknown }).type;
+  } catch {
+    return "(unreadable)";
+  }
+  if (typeof type !== "string") return `(${type === null ? "null" : typeof type})`;
+  return JSON.stringify(type.slice(0, 64)).replace(/[^\x20-\x7e]/g, "?");
 }

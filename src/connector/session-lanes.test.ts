@@ -107,6 +107,44 @@ describe("SessionLanes", () => {
     expect(calls.map(label).sort()).toEqual(["S:a2", "S:b1", "a-busy", "b-busy"]);
   });
 
+  it("under total pressure merges into each session's tail before dropping anything", async () => {
+    const { calls, handler, releaseAll } = gatedHandler();
+    const lanes = new SessionLanes({ handler, maxPerSession: 100, maxTotal: 4, log });
+    for (const s of ["a", "b"]) lanes.push(actions(s, `${s}-busy`));
+    await tick();
+    for (let i = 0; i < 20; i++) for (const s of ["a", "b"]) lanes.push(actions(s, `${s}${i}`));
+    expect(lanes.counters.dropped).toBe(0);
+    expect(lanes.queued).toBeLessThanOrEqual(4);
+    expect(lanes.queuedActions).toBe(40);
+    await releaseAll();
+    const of = (s: string) => calls.filter((p) => p.session_id === s).flatMap((p) => (p.type === "actions" ? p.actions.map((a) => a.description) : []));
+    expect(of("a")).toEqual(["a-busy", ...Array.from({ length: 20 }, (_, i) => `a${i}`)]);
+    expect(lanes.queuedActions).toBe(0);
+  });
+
+  it("never merges payloads of different users, e-mails or conversations", async () => {
+    const { calls, handler, releaseAll } = gatedHandler();
+    const lanes = new SessionLanes({ handler, maxPerSession: 1, maxTotal: 100, log });
+    lanes.push(actions("a", "busy"));
+    await tick();
+    const withUser = (user: string | null, d: string) => ({ ...actions("a", d), user_id: user });
+    for (const p of [withUser(null, "1"), withUser("u1", "2"), withUser(null, "3"), withUser("u2", "4"), withUser("u2", "5")]) lanes.push(p);
+    await releaseAll();
+    expect(calls.map((p) => `${label(p)}@${p.type === "actions" ? p.user_id : ""}`)).toEqual(["busy@null", "1+2+3@u1", "4+5@u2"]);
+  });
+
+  it("drops the oldest beyond maxActions, counting payloads and actions", async () => {
+    const { calls, handler, releaseAll } = gatedHandler();
+    const lanes = new SessionLanes({ handler, maxPerSession: 100, maxTotal: 100, maxActions: 5, maxMergedActions: 2, log });
+    lanes.push(actions("a", "busy"));
+    await tick();
+    for (let i = 0; i < 8; i++) lanes.push(actions("a", `${i}`));
+    expect(lanes.queuedActions).toBe(5);
+    expect(lanes.counters).toMatchObject({ dropped: 3, droppedActions: 3 });
+    await releaseAll();
+    expect(calls.flatMap((p) => (p.type === "actions" ? p.actions.map((a) => a.description) : []))).toEqual(["busy", "3", "4", "5", "6", "7"]);
+  });
+
   it("counts and logs a failing handler, then carries on", async () => {
     const seen: string[] = [];
     const handler = async (p: Payload): Promise<void> => {

@@ -92,6 +92,47 @@ describe("SseParser", () => {
     expect(parseAll([line.repeat(50)], { maxEventSize: 100 })).toHaveLength(50);
   });
 
+  it("skipOversized: skips an oversized line to the end of its event and keeps parsing", () => {
+    const parser = new SseParser({ maxEventSize: 100, skipOversized: true });
+    const events = [
+      ...parser.push("data: ok1\n\nid: big\nevent: huge\ndata: " + "x".repeat(60)),
+      ...parser.push("x".repeat(500)), // still the same line: discarded, not buffered
+      ...parser.push("x\ndata: more of it\nretry: 1\n\ndata: ok2\n\n"),
+    ];
+    expect(events).toEqual([ev("ok1"), ev("ok2")]);
+    expect(parser.oversized).toBe(1);
+    // The skipped event's fields are ignored, id and retry included.
+    expect(parser.lastEventId).toBe("");
+    expect(parser.retryMs).toBeUndefined();
+  });
+
+  it("skipOversized: skips an event of many small lines, each oversized event counted once", () => {
+    const parser = new SseParser({ maxEventSize: 100, skipOversized: true });
+    const big = "data: 0123456789\n".repeat(20) + "\n";
+    expect(parser.push(big + "data: a\n\n" + big + big + "data: b\n\n")).toEqual([ev("a"), ev("b")]);
+    expect(parser.oversized).toBe(3);
+  });
+
+  it("the last event id is the dispatched one: an id in an unfinished block does not count", () => {
+    const parser = new SseParser();
+    parser.push("id: 1\ndata: a\n\nid: 2\ndata: b\n");
+    expect(parser.lastEventId).toBe("1");
+    parser.push("\n");
+    expect(parser.lastEventId).toBe("2");
+    // A dataless block still dispatches its id; an empty id resets it.
+    parser.push("id: 3\n\n");
+    expect(parser.lastEventId).toBe("3");
+    parser.push("id\n\n");
+    expect(parser.lastEventId).toBe("");
+  });
+
+  it("starts from a given last event id, kept by blocks without an id", () => {
+    const parser = new SseParser({ lastEventId: "41" });
+    expect(parser.lastEventId).toBe("41");
+    expect(parser.push("data: x\n\n")).toEqual([ev("x", "message", "41")]);
+    expect(parser.lastEventId).toBe("41");
+  });
+
   it("rejects an invalid maxEventSize naming the option", () => {
     expect(() => new SseParser({ maxEventSize: 0 })).toThrow(/maxEventSize/);
   });

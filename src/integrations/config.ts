@@ -2,6 +2,28 @@
  * Validation shared by the platform writers' options. Messages name the option and what was
  * wrong, but never repeat the value: these options are tokens and URLs that may carry credentials.
  */
+import { checkNumber } from "../option-checks.js";
+import type { ChatbotWriterOptions } from "../writer/options.js";
+
+/** Options every platform writer takes besides the writer's own. */
+export interface PlatformWriterOptions extends ChatbotWriterOptions {
+  /**
+   * Longest one HTTP request to the platform may take (connect, answer and body), in ms. Not
+   * the writer's `postTimeoutMs`: past that the writer only warns and keeps waiting, since a slow
+   * call may still be accepted; this bound is what makes a hung request settle at last (as a
+   * retryable failure whose outcome is unknown). Keep it well above `postTimeoutMs`.
+   * @default 30_000
+   */
+  requestTimeoutMs?: number;
+}
+
+/** Default of {@link PlatformWriterOptions.requestTimeoutMs}. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** `requestTimeoutMs` resolved: a delay from 1 ms to Node's timer limit. @throws TypeError naming it. */
+export function requestTimeoutOf(options: PlatformWriterOptions): number {
+  return checkNumber("requestTimeoutMs", options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 1);
+}
 
 /** The option as a non-empty string. @throws TypeError naming the option. */
 export function requireText(name: string, value: unknown): string {

@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { PermanentDeliveryError, RetryableDeliveryError } from "../errors.js";
+import { ConversationGoneError, PermanentDeliveryError, RetryableDeliveryError } from "../errors.js";
 import { deliveryErrorFor, platformRequest, retryAfterMs } from "./http-status.js";
 
 const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
@@ -46,15 +46,26 @@ describe("deliveryErrorFor", () => {
     expect(deliveryErrorFor("Acme", answer(429), NOW)).toMatchObject({ retryAfterMs: undefined });
   });
 
-  it.each([404, 410])("%i means the conversation is gone: permanent", (status) => {
+  it.each([404, 410])("%i means the conversation is gone: ConversationGoneError (a permanent error)", (status) => {
     const error = deliveryErrorFor("Acme", answer(status), NOW);
+    expect(error).toBeInstanceOf(ConversationGoneError);
     expect(error).toBeInstanceOf(PermanentDeliveryError);
-    expect(error).toMatchObject({ status });
+    expect(error).toMatchObject({ status, code: "CONVERSATION_GONE" });
+  });
+
+  it("lets the platform say which other answers mean gone, and which 404s do not", () => {
+    const closed = deliveryErrorFor("Acme", answer(422, {}, '{"error":"closed"}'), NOW, [], true);
+    expect(closed).toBeInstanceOf(ConversationGoneError);
+    expect(closed.message).toBe('Acme answered 422: the conversation takes no more notes: {"error":"closed"}');
+    const notGone = deliveryErrorFor("Acme", answer(404, {}, "admin not found"), NOW, [], false);
+    expect(notGone).toBeInstanceOf(PermanentDeliveryError);
+    expect(notGone).not.toBeInstanceOf(ConversationGoneError);
   });
 
   it.each([400, 401, 403, 413, 422])("%i is permanent and quotes the body", (status) => {
     const error = deliveryErrorFor("Acme", answer(status, {}, '{"error":  "bad\n things"}'), NOW);
     expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error).not.toBeInstanceOf(ConversationGoneError);
     expect(error.message).toBe(`Acme answered ${status}: {"error": "bad things"}`);
   });
 
@@ -67,8 +78,20 @@ describe("deliveryErrorFor", () => {
 });
 
 describe("platformRequest", () => {
-  const request = (url: string, signal = AbortSignal.timeout(2000)) =>
-    ({ method: "POST", url, headers: { Authorization: "Bearer tok-123456" }, json: { a: 1 }, signal }) as const;
+  const request = (url: string, signal?: AbortSignal, timeoutMs = 2000) =>
+    ({ method: "POST", url, headers: { Authorization: "Bearer tok-123456" }, json: { a: 1 }, signal, timeoutMs }) as const;
+
+  /** A local server answering with `handler`; closed (connections dropped) after `run`. */
+  async function withServer(handler: Parameters<typeof createServer>[1], run: (url: string) => Promise<void>): Promise<void> {
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
 
   it("maps a refused connection to a retryable error naming the platform", async () => {
     const server = createServer();
@@ -78,29 +101,69 @@ describe("platformRequest", () => {
     const failure = platformRequest("Acme", request(`http://127.0.0.1:${port}/x`), Date.now);
     await expect(failure).rejects.toBeInstanceOf(RetryableDeliveryError);
     await expect(failure).rejects.toThrow(/Acme unreachable: ECONNREFUSED/);
+    // No numeric status: the engines treat the outcome as unknown (the note is frozen).
+    await expect(failure).rejects.toMatchObject({ status: undefined });
   });
 
-  it("rethrows the caller's abort as it is", async () => {
+  it("settles a hung request at its transport timeout as retryable without a status", async () => {
+    await withServer(() => undefined, async (url) => {
+      const started = Date.now();
+      const failure = platformRequest("Acme", request(url, undefined, 150), Date.now);
+      await expect(failure).rejects.toBeInstanceOf(RetryableDeliveryError);
+      await expect(failure).rejects.toThrow("Acme did not answer within 150 ms (the request may have landed)");
+      await expect(failure).rejects.toMatchObject({ status: undefined });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    });
+  });
+
+  it("awaits a slow answer within the transport timeout: nothing else aborts it", async () => {
+    await withServer(
+      (_req, res) => void setTimeout(() => res.writeHead(201, { "content-type": "application/json" }).end('{"id":"late"}'), 300),
+      async (url) => {
+        await expect(platformRequest("Acme", request(url, new AbortController().signal, 5000), Date.now)).resolves.toEqual({ id: "late" });
+      },
+    );
+  });
+
+  it("counts a 2xx whose body is lost mid-read as accepted (failing would post twice)", async () => {
+    await withServer(
+      (req, res) => {
+        res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+        res.write('{"id":');
+        setTimeout(() => req.socket.destroy(), 20);
+      },
+      async (url) => {
+        await expect(platformRequest("Acme", request(url), Date.now)).resolves.toBeUndefined();
+      },
+    );
+  });
+
+  it("rethrows the writer's give-up as it is, also for a request already under way", async () => {
     const controller = new AbortController();
     const reason = new Error("writer gave up");
     controller.abort(reason);
     await expect(platformRequest("Acme", request("http://127.0.0.1:9/x", controller.signal), Date.now)).rejects.toBe(reason);
+    await withServer(() => undefined, async (url) => {
+      const later = new AbortController();
+      const pending = platformRequest("Acme", request(url, later.signal, 10_000), Date.now);
+      setTimeout(() => later.abort(reason), 50);
+      await expect(pending).rejects.toBe(reason);
+    });
   });
 
   it("accepts a 2xx that is not JSON, and a failure the caller counts as done; hides the Authorization header", async () => {
-    const bodies = ["not json", '{"code":"gone"}', "echo Bearer tok-123456"];
-    const statuses = [200, 400, 403];
-    const server = createServer((_req, res) => res.writeHead(statuses.shift() ?? 500).end(bodies.shift()));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
-    try {
-      await expect(platformRequest("Acme", request(url), Date.now)).resolves.toBeUndefined();
-      const done = { ...request(url), isDone: (_: number, body: unknown) => (body as { code?: string }).code === "gone" };
-      await expect(platformRequest("Acme", done, Date.now)).resolves.toEqual({ code: "gone" });
-      await expect(platformRequest("Acme", request(url), Date.now)).rejects.toThrow("Acme answered 403: echo [redacted]");
-    } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    const bodies = ["not json", '{"code":"gone"}', "echo Bearer tok-123456", '{"closed":true}'];
+    const statuses = [200, 400, 403, 422];
+    await withServer(
+      (_req, res) => void res.writeHead(statuses.shift() ?? 500).end(bodies.shift()),
+      async (url) => {
+        await expect(platformRequest("Acme", request(url), Date.now)).resolves.toBeUndefined();
+        const done = { ...request(url), isDone: (_: number, body: unknown) => (body as { code?: string }).code === "gone" };
+        await expect(platformRequest("Acme", done, Date.now)).resolves.toEqual({ code: "gone" });
+        await expect(platformRequest("Acme", request(url), Date.now)).rejects.toThrow("Acme answered 403: echo [redacted]");
+        const gone = { ...request(url), isGone: (status: number, body: unknown) => status === 422 && (body as { closed?: boolean }).closed === true };
+        await expect(platformRequest("Acme", gone, Date.now)).rejects.toBeInstanceOf(ConversationGoneError);
+      },
+    );
   });
 });

@@ -42,7 +42,7 @@ describe("AutoplayChatbotManager", () => {
     await vi.advanceTimersByTimeAsync(0);
 
     const outcome = await manager.onActions(payload("ph-1", [slim("Clicked Save", T0 + 10), slim("Clicked Close", T0 + 10.5)]));
-    expect(outcome).toEqual({ sessionId: "ph-1", accepted: 2, conversationId: "conv-9" });
+    expect(outcome).toEqual({ sessionId: "ph-1", accepted: 2, newActions: 2, duplicates: 0, trimmed: 0, conversationId: "conv-9" });
     await vi.advanceTimersByTimeAsync(1000);
 
     expect(writer.notes.map((n) => [n.conversationId, n.body])).toEqual([

@@ -1,18 +1,35 @@
-import { ConcurrentUpdateError, PayloadError } from "../errors.js";
-import { parseActionsPayload } from "../payloads/parse.js";
+import { checkConversationId } from "../conversation-id.js";
+import { ConcurrentUpdateError, PayloadError, WriterClosedError } from "../errors.js";
+import { parseActionsPayload, parseSummaryPayload, type ParseOptions } from "../payloads/parse.js";
+import type { ActionsPayload, SummaryPayload } from "../payloads/types.js";
 import type { ConversationEventType } from "../session/conversation-event.js";
 import type { SessionState } from "../session/session-state.js";
+import { invalidOption, requireDurationMs } from "../session/validation.js";
 import { linkConversation } from "../stores/link-conversation.js";
 import { InMemoryConversationLinkStore } from "../stores/memory-conversation-link-store.js";
 import { InMemorySessionStateStore } from "../stores/memory-session-state-store.js";
-import type { ConversationLinkStore, SessionStateStore } from "../stores/types.js";
+import type { ConversationLinkStore, SessionStateStore, SessionStoreStats } from "../stores/types.js";
+import type { AgentContextWriter } from "../summaries/agent-context-writer.js";
+import type { SummarizerStats } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
+import type { SummaryOutcome, WriteOutcome } from "../writer/delivery-engine.js";
+import { ConversationUnlinks } from "./conversation-unlinks.js";
+import { identityChanges, mergeIdentity, requireParsed } from "./actions-input.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
+
+/** Default time to live of a never-linked session's state in the default store, in ms: twice the writer's default pre-link window. */
+export const DEFAULT_UNLINKED_STATE_TTL_MS = 240_000;
 
 /** Options of {@link AutoplayChatbotManager}. */
 export interface AutoplayChatbotManagerOptions {
   /** Delivers the notes (a platform writer). Closed by `close()`. */
   writer: BaseChatbotWriter;
+  /**
+   * Summaries (SPEC §8): an {@link AgentContextWriter} on the same writer. The manager feeds it
+   * each payload's new actions after the writer accepted them, and hands it the connector's
+   * `summary` payloads (`onSummary`). Closed (before the writer) by `close()`.
+   */
+  contextWriter?: AgentContextWriter;
   /** Where session states live. @default a new InMemorySessionStateStore (closed by `close()`) */
   sessionStore?: SessionStateStore;
   /** conversation id → session id. @default a new InMemoryConversationLinkStore (closed by `close()`) */
@@ -22,6 +39,28 @@ export interface AutoplayChatbotManagerOptions {
    * nothing, so its store TTL keeps being refreshed while actions flow, in ms. @default 3_600_000
    */
   stateRefreshMs?: number;
+  /**
+   * Default store only (unset when `sessionStore` is given): most sessions held in memory; beyond
+   * it the least recently used is evicted (counted in `stats().sessionStore.evicted`). @default 100_000
+   */
+  maxSessions?: number;
+  /**
+   * Default store only (unset when `sessionStore` is given): how long a never-linked session's
+   * state is kept after its last save, in ms; an active one is re-saved every half of it, so it
+   * lives at least half of it after its last batch. Keep it at least twice the writer's
+   * `preLinkWindowMs`: after that window the state is of no use. @default 240_000
+   */
+  unlinkedStateTtlMs?: number;
+}
+
+/** How `onActions` reads its payload. */
+export interface OnActionsOptions extends ParseOptions {
+  /**
+   * The payload is an `ActionsPayload` already returned by `parseActionsPayload` / `parsePayload`
+   * (with the caller's own limits): it is used as is, neither parsed nor size-checked again, so
+   * one limit (the caller's) applies and parser marks on the actions survive. @default false
+   */
+  parsed?: boolean;
 }
 
 /** Saves that lose a compare-and-set race are re-applied on fresh state this many times. */
@@ -30,9 +69,15 @@ const MAX_CONFLICT_RETRIES = 5;
 /** What `onActions` did with a payload. */
 export interface ActionsOutcome {
   sessionId: string;
-  /** Actions handed to the writer. */
+  /** Actions handed to the writer (the batch's actions, duplicates included). */
   accepted: number;
-  /** Where they will be delivered; null while the session is not linked (they are buffered). */
+  /** Of those, actions new to the session and buffered for delivery. */
+  newActions: number;
+  /** Of those, actions already accepted earlier (a replayed batch): dropped and counted. */
+  duplicates: number;
+  /** Pre-link actions that fell out of the window on this arrival (older ones included). */
+  trimmed: number;
+  /** Where they will be delivered; null while the session is not linked (they are buffered), and for an empty batch. */
   conversationId: string | null;
 }
 
@@ -41,44 +86,97 @@ export type ChatbotEventOutcome =
   | { status: "linked"; event: ConversationEventType; conversationId: string | null; changed: boolean }
   | { status: "conflict"; owner: string };
 
+/** The manager's counters and gauges, for metrics. */
+export interface ManagerStats {
+  /** Sessions with an operation queued or running now (gauge). */
+  busySessions: number;
+  /** Batches without actions, which changed nothing (counter). */
+  emptyBatches: number;
+  /** `unlinked` events applied: state unlinked and link released (counter). */
+  unlinksApplied: number;
+  /** Unlinks that failed on a store error and were kept for the session's next call (counter). */
+  unlinksFailed: number;
+  /** Failed unlinks waiting for the session's next call (gauge). */
+  unlinksPending: number;
+  /** The session store's counters, when it keeps any (the in-memory store does); else null. */
+  sessionStore: SessionStoreStats | null;
+  /** The context writer's summarizer counters, when a `contextWriter` with a summarizer is set; else null. */
+  summarizer: SummarizerStats | null;
+}
+
+/** How `onSummary` reads its payload. */
+export interface OnSummaryOptions extends ParseOptions {
+  /** The payload is a `SummaryPayload` already returned by `parseSummaryPayload` / `parsePayload`. @default false */
+  parsed?: boolean;
+}
+
 /**
  * The recommended entry point (SPEC §7): owns session state, conversation linking and delivery.
  * Feed it the connector's payloads (`onActions`) and the chatbot's webhooks (`onChatbotEvent`).
- * Operations on one session run one at a time, in call order.
+ * Operations on one session run one at a time, in call order. When the writer reports a
+ * conversation gone (`unlinked`), the session's state is unlinked and its link released, so its
+ * later actions wait as pre-link actions for a new link.
  */
 export class AutoplayChatbotManager {
   readonly writer: BaseChatbotWriter;
   readonly sessionStore: SessionStateStore;
   readonly linkStore: ConversationLinkStore;
+  readonly contextWriter: AgentContextWriter | null;
   readonly #owned: Array<{ close?(): Promise<void> }> = [];
   readonly #serializer = new KeyedSerializer();
   readonly #stateRefreshMs: number;
+  readonly #unlinkedRefreshMs: number;
+  readonly #unlinks: ConversationUnlinks;
+  readonly #unsubscribe: () => void;
+  #emptyBatches = 0;
+  #closing = false;
   #closed: Promise<void> | undefined;
 
+  /** @throws TypeError naming the first invalid option. */
   constructor(options: AutoplayChatbotManagerOptions) {
     if (options === null || typeof options !== "object" || options.writer === undefined) {
       throw new TypeError("Expected `writer` to be a BaseChatbotWriter, got undefined");
     }
-    this.writer = options.writer;
-    this.sessionStore = options.sessionStore ?? this.#own(new InMemorySessionStateStore());
-    this.linkStore = options.linkStore ?? this.#own(new InMemoryConversationLinkStore());
     this.#stateRefreshMs = options.stateRefreshMs ?? 3_600_000;
     if (!(this.#stateRefreshMs >= 0)) throw new TypeError(`Expected \`stateRefreshMs\` to be >= 0, got ${String(options.stateRefreshMs)}`);
+    this.writer = options.writer;
+    this.contextWriter = options.contextWriter ?? null;
+    if (this.contextWriter !== null && this.contextWriter.writer !== this.writer) {
+      throw new TypeError("Expected `contextWriter` to be an AgentContextWriter on the manager's `writer`");
+    }
+    const sessions = sessionStoreFrom(options);
+    this.sessionStore = sessions.owned ? this.#own(sessions.store) : sessions.store;
+    this.linkStore = options.linkStore ?? this.#own(new InMemoryConversationLinkStore());
+    const unlinkedTtl = this.sessionStore.unlinkedTtlMs;
+    this.#unlinkedRefreshMs = unlinkedTtl === undefined ? this.#stateRefreshMs : Math.min(this.#stateRefreshMs, unlinkedTtl / 2);
+    this.#unlinks = new ConversationUnlinks(this.sessionStore, this.linkStore, this.#serializer, MAX_CONFLICT_RETRIES);
+    this.#unsubscribe = this.writer.on("unlinked", (event) => this.#unlinks.schedule(event.sessionId, event.conversationId));
   }
 
   /**
-   * Takes one actions payload (raw JSON text, bytes, or an object): creates the session's state
+   * Takes one actions payload (raw JSON text, bytes, or an object, parsed with `options`' limits;
+   * or with `{ parsed: true }` an `ActionsPayload` already parsed): creates the session's state
    * on first sight, merges identity into its metadata, routes the actions through the writer
-   * (buffered before the link, debounced after) and saves the state.
+   * (buffered before the link, debounced after) and saves the state. An empty batch changes
+   * nothing: no state is created or saved and the writer is not called.
    * @throws PayloadError when the payload is malformed or carries no session id.
+   * @throws WriterClosedError after `close()` began.
    */
-  async onActions(payload: unknown): Promise<ActionsOutcome> {
-    const parsed = parseActionsPayload(payload);
+  onActions(payload: ActionsPayload, options: OnActionsOptions & { parsed: true }): Promise<ActionsOutcome>;
+  onActions(payload: unknown, options?: OnActionsOptions): Promise<ActionsOutcome>;
+  async onActions(payload: unknown, options?: OnActionsOptions): Promise<ActionsOutcome> {
+    this.#assertOpen();
+    const parsed = options?.parsed === true ? requireParsed(payload) : parseActionsPayload(payload, options);
     const sessionId = parsed.session_id;
-    if (sessionId === null || sessionId === "") {
+    if (typeof sessionId !== "string" || sessionId === "") {
       throw new PayloadError("session_id is required: actions without a session cannot be attributed to a conversation");
     }
+    if (parsed.actions.length === 0) {
+      this.#emptyBatches += 1;
+      return { sessionId, accepted: 0, newActions: 0, duplicates: 0, trimmed: 0, conversationId: null };
+    }
     return this.#serializer.run(sessionId, async () => {
+      await this.#unlinks.retryPending(sessionId);
       const loaded = await this.#load(sessionId);
       let state = loaded.state;
       // Hot path: the state is saved only when it is new, when identity changed, or to refresh
@@ -86,7 +184,8 @@ export class AutoplayChatbotManager {
       // comes first: if it fails, nothing was handed to the writer, so the sender's retry cannot
       // deliver the actions twice.
       const identity = { user_id: parsed.user_id, email: parsed.email };
-      const stale = Date.now() - state.updatedAtMs >= this.#stateRefreshMs;
+      const refreshMs = state.conversationLinked ? this.#stateRefreshMs : this.#unlinkedRefreshMs;
+      const stale = Date.now() - state.updatedAtMs >= refreshMs;
       if (loaded.isNew || stale || identityChanges(state, identity)) {
         state = await this.#saveWithRetry(sessionId, state, (s) => {
           mergeIdentity(s, identity);
@@ -94,24 +193,64 @@ export class AutoplayChatbotManager {
         });
       }
       const conversationId = state.conversationLinked ? state.conversationId : null;
-      await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
-      return { sessionId, accepted: parsed.actions.length, conversationId };
+      const written = await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
+      if (this.contextWriter !== null && written.accepted > 0) this.#feedSummaries(sessionId, parsed, written);
+      return {
+        sessionId,
+        accepted: parsed.actions.length,
+        newActions: written.accepted,
+        duplicates: written.duplicates,
+        trimmed: written.trimmed,
+        conversationId,
+      };
+    });
+  }
+
+  /**
+   * Takes the connector's own `summary` payload (raw JSON text, bytes, or an object; or with
+   * `{ parsed: true }` a parsed `SummaryPayload`): posts it as a summary note after what the
+   * session already owes and, once it is confirmed, redacts the session's notes whose actions are
+   * all among the `replaces` latest it accepted (docs/summaries.md). In session order with
+   * `onActions`. A session without a conversation gets nothing posted (`status: "unlinked"`).
+   * @throws PayloadError when the payload is malformed, carries no session id or no summary.
+   * @throws WriterClosedError after `close()` began.
+   */
+  async onSummary(payload: unknown, options?: OnSummaryOptions): Promise<SummaryOutcome> {
+    this.#assertOpen();
+    const parsed = options?.parsed === true ? requireParsedSummary(payload) : parseSummaryPayload(payload, options);
+    const sessionId = parsed.session_id;
+    if (typeof sessionId !== "string" || sessionId === "") {
+      throw new PayloadError("session_id is required: a summary without a session cannot be attributed to a conversation");
+    }
+    if (parsed.summary.trim() === "") throw new PayloadError("summary is empty");
+    return this.#serializer.run(sessionId, async () => {
+      if (this.contextWriter !== null) return this.contextWriter.onSummary(parsed);
+      const replaces = Number.isFinite(parsed.replaces) ? Math.max(0, Math.floor(parsed.replaces)) : 0;
+      return this.writer.postSummary(sessionId, parsed.summary, { latestActions: replaces });
     });
   }
 
   /**
    * Links a session to a conversation from a chatbot webhook (event inferred from the link
    * store unless `eventType` says), flushes the pre-link buffer there, and saves the state.
-   * A conversation owned by another session is a conflict: nothing changes.
+   * The event is decided once per call: a save that loses a compare-and-set race is re-applied
+   * with the same event. A conversation owned by another session is a conflict: nothing changes.
+   * @throws PayloadError for an empty session id or an invalid conversation id.
+   * @throws WriterClosedError after `close()` began.
    */
   async onChatbotEvent(sessionId: string, conversationId: string, eventType?: ConversationEventType): Promise<ChatbotEventOutcome> {
+    this.#assertOpen();
     if (typeof sessionId !== "string" || sessionId === "") throw new PayloadError("session_id is required");
-    if (typeof conversationId !== "string" || conversationId === "") throw new PayloadError("conversation_id is required");
+    checkConversationId(conversationId);
     return this.#serializer.run(sessionId, async () => {
+      await this.#unlinks.retryPending(sessionId);
+      let event = eventType;
       for (let attempt = 0; ; attempt++) {
         const { state, isNew } = await this.#load(sessionId);
-        const result = await linkConversation(state, conversationId, this.linkStore, eventType);
+        const result = await linkConversation(state, conversationId, this.linkStore, event);
         if (!result.ok) return { status: "conflict", owner: result.owner };
+        // The first try's claim tells NEW from REPLY_EXISTING; a retry would see its own claim.
+        event ??= result.event;
         try {
           if (result.changed || isNew) await this.sessionStore.save(state);
         } catch (error) {
@@ -127,23 +266,74 @@ export class AutoplayChatbotManager {
     });
   }
 
-  /** Persists changes made outside the manager (FSM transitions, metadata), in session order. */
+  /**
+   * Persists changes made outside the manager (FSM transitions, metadata), in session order.
+   * Compare-and-set: a state read before another save of its session throws
+   * `ConcurrentUpdateError` (reload with `getState`, re-apply, save again).
+   * @throws WriterClosedError after `close()` began.
+   */
   async saveState(state: SessionState): Promise<void> {
+    this.#assertOpen();
     await this.#serializer.run(state.sessionId, () => this.sessionStore.save(state));
   }
 
-  /** The stored state of a session, or null. */
+  /**
+   * The stored state of a session, or null.
+   * @throws WriterClosedError after `close()` began.
+   */
   async getState(sessionId: string): Promise<SessionState | null> {
+    this.#assertOpen();
     return this.sessionStore.get(sessionId);
   }
 
-  /** Drains the writer (bounded), then closes the stores this manager created. Safe to call twice. */
+  /** Counters and gauges for metrics (see {@link ManagerStats}). */
+  stats(): ManagerStats {
+    return {
+      busySessions: this.#serializer.size,
+      emptyBatches: this.#emptyBatches,
+      unlinksApplied: this.#unlinks.applied,
+      unlinksFailed: this.#unlinks.failed,
+      unlinksPending: this.#unlinks.pending,
+      sessionStore: this.sessionStore.stats?.() ?? null,
+      summarizer: this.contextWriter?.stats().summarizer ?? null,
+    };
+  }
+
+  /**
+   * Drains the writer (bounded), lets unlinks it reported settle, then closes the stores this
+   * manager created. Every call made after `close()` began rejects with `WriterClosedError`.
+   * Safe to call twice.
+   */
   close(): Promise<void> {
+    this.#closing = true;
     this.#closed ??= (async () => {
-      await this.writer.close();
-      for (const resource of this.#owned) await resource.close?.();
+      try {
+        // Summaries still being written reach the writer first, so its drain includes them.
+        await this.contextWriter?.close();
+        await this.writer.close();
+      } finally {
+        this.#unsubscribe();
+        await this.#unlinks.idle();
+        for (const resource of this.#owned) await resource.close?.();
+      }
     })();
     return this.#closed;
+  }
+
+  /** Hands the batch's new actions to the summarizer; a summary is a bonus, so nothing here fails the batch. */
+  #feedSummaries(sessionId: string, parsed: ActionsPayload, written: WriteOutcome): void {
+    // An engine that does not report which actions were new: the batch is new only without duplicates.
+    const fresh = written.newActions ?? (written.duplicates === 0 ? parsed.actions : null);
+    if (fresh === null) return;
+    try {
+      this.contextWriter?.addActions(sessionId, fresh, written.lastSequence);
+    } catch {
+      // Closed concurrently: the actions are delivered; only their summary is skipped.
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new WriterClosedError();
   }
 
   /** The stored state, or a new one (which is not stored until saved). */
@@ -174,12 +364,27 @@ export class AutoplayChatbotManager {
   }
 }
 
-function identityChanges(state: SessionState, identity: { user_id: string | null; email: string | null }): boolean {
-  return (identity.user_id !== null && identity.user_id !== "" && state.metadata.user_id !== identity.user_id) ||
-    (identity.email !== null && identity.email !== "" && state.metadata.email !== identity.email);
+/** A summary payload the caller says is parsed. */
+function requireParsedSummary(payload: unknown): SummaryPayload {
+  const candidate = payload as Partial<SummaryPayload> | null;
+  if (candidate === null || typeof candidate !== "object" || candidate.type !== "summary" || typeof candidate.summary !== "string") {
+    throw new PayloadError("with { parsed: true }, onSummary expects a SummaryPayload returned by parseSummaryPayload");
+  }
+  return candidate as SummaryPayload;
 }
 
-function mergeIdentity(state: SessionState, identity: { user_id: string | null; email: string | null }): void {
-  if (identity.user_id) state.metadata.user_id = identity.user_id;
-  if (identity.email) state.metadata.email = identity.email;
+/**
+ * The given store, or the default one: in memory, bounded in count and in how long never-linked
+ * sessions stay. Options of the default store are refused beside a given store.
+ */
+function sessionStoreFrom(options: AutoplayChatbotManagerOptions): { store: SessionStateStore; owned: boolean } {
+  const unlinkedTtlMs = options.unlinkedStateTtlMs;
+  if (options.sessionStore !== undefined) {
+    const unset = "unset when sessionStore is given (configure that store)";
+    if (options.maxSessions !== undefined) invalidOption("maxSessions", unset, options.maxSessions);
+    if (unlinkedTtlMs !== undefined) invalidOption("unlinkedStateTtlMs", unset, unlinkedTtlMs);
+    return { store: options.sessionStore, owned: false };
+  }
+  const ttl = unlinkedTtlMs === undefined ? DEFAULT_UNLINKED_STATE_TTL_MS : requireDurationMs("unlinkedStateTtlMs", unlinkedTtlMs, true);
+  return { store: new InMemorySessionStateStore({ maxSessions: options.maxSessions, unlinkedTtlMs: ttl }), owned: true };
 }

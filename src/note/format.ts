@@ -86,9 +86,18 @@ export function formatNoteColumns(
       if (k > 0 && bin !== previousBin) body += "\n";
       previousBin = bin;
     }
-    body += `[${k + 1}] ${descriptions[i] ?? ""}`;
+    body += `[${k + 1}] ${oneLine(descriptions[i] ?? "")}`;
   }
   return body;
+}
+
+// CR, LF, U+2028 and U+2029: any of them would let a description forge its own `[n] …` line.
+const LINE_BREAKS = /\r\n|[\r\n\u2028\u2029]/g;
+const HAS_LINE_BREAK = /[\r\n\u2028\u2029]/;
+
+/** A description as one line: every line break (CRLF counts once) becomes one space (SPEC §3). */
+export function oneLine(description: string): string {
+  return HAS_LINE_BREAK.test(description) ? description.replace(LINE_BREAKS, " ") : description;
 }
 
 /** A summary note: the header at `nowUnixSeconds` followed by the summary prose, unchanged. */

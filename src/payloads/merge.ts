@@ -1,5 +1,6 @@
 /** Coalescing several actions batches of one session into one (SPEC §2). */
 import { PayloadError } from "../errors.js";
+import { keepDefaulted, markDefaulted } from "./parse.js";
 import type { ActionsPayload, SlimAction } from "./types.js";
 
 const OPTIONAL_ACTION_IDS = ["session_id", "user_id", "email", "conversation_id"] as const;
@@ -63,5 +64,8 @@ function reindexed(a: SlimAction, index: number): SlimAction {
     const value = a[key];
     if (value !== undefined) copy[key] = value;
   }
+  // A re-assigned index is not the one sent: dedupe must not take it as the action's identity.
+  keepDefaulted(a, copy);
+  if (index !== a.index) markDefaulted(copy, "index");
   return copy;
 }

@@ -1,7 +1,8 @@
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { PayloadError } from "../errors.js";
-import { parseActionsPayload, parsePayload, parseSlimAction, parseSummaryPayload } from "./parse.js";
+import { mergeActionsPayloads } from "./merge.js";
+import { PayloadFieldError, parseActionsPayload, parsePayload, parseSlimAction, parseSummaryPayload, wasDefaulted } from "./parse.js";
 
 const wireAction = {
   index: 0,
@@ -83,18 +84,56 @@ describe("parseActionsPayload", () => {
     expect(parseActionsPayload({ forwarded_at: Number.NaN }).forwarded_at).toBe(0);
   });
 
-  it("reads wrong types leniently: objects and booleans are never stringified, numbers are", () => {
-    const p = parseActionsPayload({
-      product_id: 42,
-      session_id: { a: 1 },
-      user_id: true,
-      email: ["x"],
-      forwarded_at: true,
-      actions: [{ type: { a: 1 }, title: false, description: 7, timestamp_start: [1] }],
-    });
-    expect(p).toMatchObject({ product_id: "42", session_id: null, user_id: null, email: null, forwarded_at: 0 });
-    expect(p.actions[0]).toMatchObject({ type: "", title: "", description: "7", timestamp_start: 0 });
+  it("refuses a value that cannot be coerced with a PayloadFieldError naming its path", () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ count: { n: 1 } }, "count"],
+      [{ count: [1] }, "count"],
+      [{ forwarded_at: true }, "forwarded_at"],
+      [{ forwarded_at: {} }, "forwarded_at"],
+      [{ user_id: { id: 1 } }, "user_id"],
+      [{ email: ["x"] }, "email"],
+      [{ email: false }, "email"],
+      [{ session_id: { a: 1 } }, "session_id"],
+      [{ product_id: [] }, "product_id"],
+      [{ actions: [wireAction, wireAction, wireAction, { ...wireAction, timestamp_start: [1] }] }, "actions[3].timestamp_start"],
+      [{ actions: [{ type: { a: 1 } }] }, "actions[0].type"],
+      [{ actions: [{ title: false }] }, "actions[0].title"],
+      [{ actions: [wireAction, { index: {} }] }, "actions[1].index"],
+      [{ actions: [{ conversation_id: ["c"] }] }, "actions[0].conversation_id"],
+    ];
+    for (const [body, field] of cases) {
+      const err = thrown(() => parseActionsPayload(body));
+      expect(err).toBeInstanceOf(PayloadFieldError);
+      expect(err).toBeInstanceOf(PayloadError);
+      expect([field, (err as PayloadFieldError).field]).toEqual([field, field]);
+      expect((err as PayloadError).reason).toMatch(new RegExp(`^${field.replace(/[[\]]/g, "\\$&")} must be `));
+    }
+    expect(thrown(() => parseSummaryPayload({ replaces: {} }))).toMatchObject({ field: "replaces" });
+    expect(thrown(() => parseSlimAction({ description: {} }))).toMatchObject({ field: "action.description" });
+  });
+
+  it("refuses a wrong container: actions not an array, or an action item that is an array", () => {
+    for (const actions of ["x", "", 3, { 0: wireAction }, null, true]) {
+      const err = thrown(() => parseActionsPayload({ actions }));
+      expect(err).toMatchObject({ field: "actions", code: "PAYLOAD_INVALID" });
+    }
+    expect(thrown(() => parseActionsPayload({ actions: [wireAction, [wireAction]] }))).toMatchObject({ field: "actions[1]" });
+    expect(parseActionsPayload({}).actions).toEqual([]);
+  });
+
+  it("still coerces numbers into text fields and leaves other text alone", () => {
+    const p = parseActionsPayload({ product_id: 42, user_id: 7, actions: [{ description: 7, title: "t" }] });
+    expect(p).toMatchObject({ product_id: "42", user_id: "7" });
+    expect(p.actions[0]).toMatchObject({ description: "7", title: "t" });
     expect(JSON.stringify(p)).not.toContain("[object Object]");
+  });
+
+  it("tells which actions had their index or timestamp defaulted, through a second parse and a merge", () => {
+    const p = parseActionsPayload({ actions: [wireAction, { description: "no index" }, { ...wireAction, timestamp_start: "abc" }] });
+    expect(p.actions.map((a) => wasDefaulted(a))).toEqual([false, true, true]);
+    const again = parseActionsPayload(p);
+    expect(again.actions.map((a) => wasDefaulted(a))).toEqual([false, true, true]);
+    expect(mergeActionsPayloads([again], { reindex: false }).actions.map((a) => wasDefaulted(a))).toEqual([false, true, true]);
   });
 
   it("keeps optional action ids only when present, as string or null", () => {
@@ -112,7 +151,7 @@ describe("parseActionsPayload", () => {
   it("drops non-object action items, not the batch, and corrects count with a warning", () => {
     const warnings: string[] = [];
     const p = parseActionsPayload(
-      { session_id: "s-1", count: 5, actions: [1, null, "x", [wireAction], wireAction, { ...wireAction, index: 1 }] },
+      { session_id: "s-1", count: 5, actions: [1, null, "x", true, wireAction, { ...wireAction, index: 1 }] },
       { onWarning: (m) => warnings.push(m) },
     );
     expect(p.actions.map((a) => a.index)).toEqual([0, 1]);
@@ -129,14 +168,6 @@ describe("parseActionsPayload", () => {
     expect(parseActionsPayload({ actions: [wireAction] }, { onWarning }).count).toBe(1);
     expect(parseActionsPayload({ actions: [wireAction], count: "1" }, { onWarning }).count).toBe(1);
     expect(warnings).toEqual([]);
-  });
-
-  it("reads a non-array actions field as no actions, with a warning", () => {
-    const warnings: string[] = [];
-    const p = parseActionsPayload({ actions: { 0: wireAction }, count: 1 }, { onWarning: (m) => warnings.push(m) });
-    expect(p.actions).toEqual([]);
-    expect(p.count).toBe(0);
-    expect(warnings).toHaveLength(2);
   });
 
   it("ignores a warning sink that throws", () => {

@@ -1,7 +1,13 @@
 /**
  * Lenient, safe readers for the connector's wire payloads (SPEC §2).
  *
- * Lenient: a field of the wrong type falls back to its empty value instead of failing the batch.
+ * Lenient where the SPEC is: a missing, null or empty field falls back to its empty value, a
+ * numeric string is read as a number (NaN as 0), a number is read as text, and an `actions` item
+ * that is not an object or array is dropped with a warning.
+ * Strict where leniency would lose data silently: a wrong container (`actions` that is not an
+ * array, an action item that is an array) or a value that cannot be coerced (an object, array or
+ * boolean where a string or number belongs) is a {@link PayloadFieldError} naming the field's path,
+ * e.g. `actions[3].timestamp_start`.
  * Safe: the body is size- and depth-checked, and results are built field by field from known keys,
  * so nothing from the input (`__proto__` included) is ever copied wholesale into our objects.
  */
@@ -23,6 +29,16 @@ export interface ParseOptions {
 }
 
 type Warn = ((message: string) => void) | undefined;
+
+/** A payload field of the wrong type; `field` is its path in the body, e.g. `actions[3].timestamp_start`. */
+export class PayloadFieldError extends PayloadError {
+  readonly field: string;
+
+  constructor(field: string, expected: string, got: unknown) {
+    super(`${field} must be ${expected}, got ${describe(got)}`);
+    this.field = field;
+  }
+}
 type JsonObject = Record<string, unknown>;
 
 const DEFAULT_MAX_BYTES = 1_048_576;
@@ -78,9 +94,10 @@ export function parsePayload(raw: unknown, options?: ParseOptions): Payload | nu
 /**
  * Reads one already-decoded action; `null` when it is not a plain object. The optional ids are
  * present in the result only when present in the input.
+ * @throws PayloadFieldError when a field cannot be coerced (e.g. `action.timestamp_start` an object)
  */
 export function parseSlimAction(raw: unknown): SlimAction | null {
-  return isPlainObject(raw) ? readAction(raw) : null;
+  return isPlainObject(raw) ? readAction(raw, "action") : null;
 }
 
 interface Limits {
@@ -192,33 +209,37 @@ function assertType(body: JsonObject, expected: "actions" | "summary"): void {
 }
 
 function readActions(body: JsonObject, warn: Warn): ActionsPayload {
-  const sessionId = optionalString(own(body, "session_id"));
+  const sessionId = optionalString(own(body, "session_id"), "session_id");
   const list = own(body, "actions");
   const actions: SlimAction[] = [];
   if (Array.isArray(list)) {
-    for (const item of list as unknown[]) {
-      if (isPlainObject(item)) actions.push(readAction(item));
-    }
-    const dropped = list.length - actions.length;
+    let dropped = 0;
+    (list as unknown[]).forEach((item, i) => {
+      if (isPlainObject(item)) actions.push(readAction(item, `actions[${i}]`));
+      else if (Array.isArray(item) || (typeof item === "object" && item !== null)) throw new PayloadFieldError(`actions[${i}]`, "an object", item);
+      else dropped++;
+    });
     if (dropped > 0) emit(warn, `${where(sessionId)}: dropped ${dropped} action item(s) that were not objects`);
-  } else if (!isAbsent(list)) {
-    emit(warn, `${where(sessionId)}: "actions" is ${describe(list)}, not an array; read as no actions`);
+  } else if (list !== undefined) {
+    // null included: a sender that means "no actions" sends [] or nothing.
+    throw new PayloadFieldError("actions", "an array", list);
   }
   const count = own(body, "count");
+  const stated = toInteger(count, "count");
   // A sender that states no count has nothing to disagree with, so only a stated one warns.
-  if (!isAbsent(count) && toInteger(count) !== actions.length) {
-    emit(warn, `${where(sessionId)}: count ${toInteger(count)} disagrees with ${actions.length} actions; using ${actions.length}`);
+  if (!isAbsent(count) && stated !== actions.length) {
+    emit(warn, `${where(sessionId)}: count ${stated} disagrees with ${actions.length} actions; using ${actions.length}`);
   }
   return {
     type: "actions",
-    product_id: toText(own(body, "product_id")),
+    product_id: toText(own(body, "product_id"), "product_id"),
     session_id: sessionId,
-    user_id: optionalString(own(body, "user_id")),
-    email: optionalString(own(body, "email")),
+    user_id: optionalString(own(body, "user_id"), "user_id"),
+    email: optionalString(own(body, "email"), "email"),
     actions,
     count: actions.length,
-    forwarded_at: toNumber(own(body, "forwarded_at")),
-    conversation_id: optionalString(own(body, "conversation_id")),
+    forwarded_at: toNumber(own(body, "forwarded_at"), "forwarded_at"),
+    conversation_id: optionalString(own(body, "conversation_id"), "conversation_id"),
   };
 }
 
@@ -229,42 +250,65 @@ function where(sessionId: string | null): string {
 function readSummary(body: JsonObject): SummaryPayload {
   return {
     type: "summary",
-    product_id: toText(own(body, "product_id")),
-    session_id: optionalString(own(body, "session_id")),
-    summary: toText(own(body, "summary")),
-    replaces: toInteger(own(body, "replaces")),
-    forwarded_at: toNumber(own(body, "forwarded_at")),
+    product_id: toText(own(body, "product_id"), "product_id"),
+    session_id: optionalString(own(body, "session_id"), "session_id"),
+    summary: toText(own(body, "summary"), "summary"),
+    replaces: toInteger(own(body, "replaces"), "replaces"),
+    forwarded_at: toNumber(own(body, "forwarded_at"), "forwarded_at"),
   };
 }
 
-/**
- * Actions whose `index` or `timestamp_start` was missing or unusable on the wire and was defaulted
- * to 0: "present" is not "defaulted", and dedupe must not key on a value nobody sent.
- */
-const defaulted = new WeakSet<object>();
+/** The fields whose defaulting dedupe must know about: "present" is not "defaulted". */
+export type IdentityField = "index" | "timestamp_start";
 
-/** Whether the parser defaulted this action's `index` or `timestamp_start` (it was not really sent). */
-export function wasDefaulted(action: object): boolean {
-  return defaulted.has(action);
+/**
+ * Actions whose `index` / `timestamp_start` was missing or unusable on the wire and was defaulted
+ * to 0 (or, for `index`, re-assigned by a merge): dedupe must not key on a value nobody sent.
+ */
+const defaultedIndex = new WeakSet<object>();
+const defaultedStart = new WeakSet<object>();
+
+/** Whether the parser defaulted this action's `field` (either field when omitted): it was not really sent. */
+export function wasDefaulted(action: object, field?: IdentityField): boolean {
+  if (field === "index") return defaultedIndex.has(action);
+  if (field === "timestamp_start") return defaultedStart.has(action);
+  return defaultedIndex.has(action) || defaultedStart.has(action);
 }
 
-function readAction(item: JsonObject): SlimAction {
+/**
+ * Carries `source`'s defaulted marks to `copy`: for code that copies parsed actions field by field
+ * (merging batches, parsing an already parsed payload again) and must keep what was really sent.
+ */
+export function keepDefaulted(source: object, copy: object): void {
+  if (defaultedIndex.has(source)) defaultedIndex.add(copy);
+  if (defaultedStart.has(source)) defaultedStart.add(copy);
+}
+
+/** Marks a field (both when omitted) as assigned here rather than sent, e.g. an index re-assigned by a merge. */
+export function markDefaulted(action: object, field?: IdentityField): void {
+  if (field !== "timestamp_start") defaultedIndex.add(action);
+  if (field !== "index") defaultedStart.add(action);
+}
+
+function readAction(item: JsonObject, path = "action"): SlimAction {
   const action: SlimAction = {
-    index: toInteger(own(item, "index")),
-    type: toText(own(item, "type")),
-    title: toText(own(item, "title")),
-    description: toText(own(item, "description")),
-    canonical_url: toText(own(item, "canonical_url")),
-    raw_url: toText(own(item, "raw_url")),
-    timestamp_start: toNumber(own(item, "timestamp_start")),
-    timestamp_end: toNumber(own(item, "timestamp_end")),
+    index: toInteger(own(item, "index"), `${path}.index`),
+    type: toText(own(item, "type"), `${path}.type`),
+    title: toText(own(item, "title"), `${path}.title`),
+    description: toText(own(item, "description"), `${path}.description`),
+    canonical_url: toText(own(item, "canonical_url"), `${path}.canonical_url`),
+    raw_url: toText(own(item, "raw_url"), `${path}.raw_url`),
+    timestamp_start: toNumber(own(item, "timestamp_start"), `${path}.timestamp_start`),
+    timestamp_end: toNumber(own(item, "timestamp_end"), `${path}.timestamp_end`),
   };
   for (const key of OPTIONAL_ACTION_IDS) {
     // `undefined` counts as absent, as it would after a JSON round trip.
     const value = own(item, key);
-    if (value !== undefined) action[key] = optionalString(value);
+    if (value !== undefined) action[key] = optionalString(value, `${path}.${key}`);
   }
-  if (!isUsableNumber(own(item, "index")) || !isUsableNumber(own(item, "timestamp_start"))) defaulted.add(action);
+  keepDefaulted(item, action);
+  if (!isUsableNumber(own(item, "index"))) defaultedIndex.add(action);
+  if (!isUsableNumber(own(item, "timestamp_start"))) defaultedStart.add(action);
   return action;
 }
 
@@ -277,20 +321,27 @@ function isAbsent(value: unknown): boolean {
   return value === undefined || value === null || value === "";
 }
 
-// Objects and booleans become "" rather than "[object Object]" / "true": both mean a broken sender.
-function toText(value: unknown): string {
+// Text is a string or a finite number; absent is "". Objects, arrays and booleans mean a broken
+// sender: refused, never stringified to "[object Object]" / "true".
+function toText(value: unknown, field: string): string {
   if (typeof value === "string") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  return "";
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "";
+  if (value === undefined || value === null) return "";
+  throw new PayloadFieldError(field, "a string", value);
 }
 
-function optionalString(value: unknown): string | null {
-  const text = toText(value);
+function optionalString(value: unknown, field: string): string | null {
+  const text = toText(value, field);
   return text === "" ? null : text;
 }
 
-function toNumber(value: unknown): number {
-  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : 0;
+// A number or a numeric string; absent, NaN and ±Infinity are 0 (SPEC §2).
+function toNumber(value: unknown, field: string): number {
+  let n: number;
+  if (typeof value === "number") n = value;
+  else if (typeof value === "string") n = Number(value);
+  else if (value === undefined || value === null) n = 0;
+  else throw new PayloadFieldError(field, "a number or a numeric string", value);
   // `|| 0` also folds -0 into 0, so a re-serialised payload reads back identical.
   return Number.isFinite(n) ? n || 0 : 0;
 }
@@ -300,8 +351,8 @@ function isUsableNumber(value: unknown): boolean {
   return typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value));
 }
 
-function toInteger(value: unknown): number {
-  return Math.trunc(toNumber(value)) || 0;
+function toInteger(value: unknown, field: string): number {
+  return Math.trunc(toNumber(value, field)) || 0;
 }
 
 function isPlainObject(value: unknown): value is JsonObject {
@@ -316,7 +367,7 @@ function describe(value: unknown): string {
   if (typeof value === "string") {
     return value.length > 40 ? `a string ${JSON.stringify(value.slice(0, 40))}…` : `a string ${JSON.stringify(value)}`;
   }
-  if (typeof value === "object") return "a non-plain object";
+  if (typeof value === "object") return isPlainObject(value) ? "an object" : "a non-plain object";
   return typeof value === "undefined" ? "nothing" : `a ${typeof value}`;
 }
 

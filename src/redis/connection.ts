@@ -60,17 +60,31 @@ export class RedisConnection implements RedisCommands {
     }
   }
 
-  /** Closes the client this connection created (never a client it was given). Safe twice. */
-  async close(): Promise<void> {
+  /**
+   * Closes the client this connection created (never a client it was given). Safe twice. With
+   * `timeoutMs`, a close that has not finished by then (replies still owed by an unreachable
+   * server) destroys the socket instead.
+   */
+  async close(timeoutMs?: number): Promise<void> {
     this.#closed = true;
     this.#deadlines.stop();
     const owned = this.#owned;
     this.#owned = undefined;
     if (owned === undefined) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      if (owned.isOpen) await owned.close();
+      if (!owned.isOpen) return;
+      const closing = owned.close();
+      if (timeoutMs === undefined) return await closing;
+      const bound = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+      if ((await Promise.race([closing, bound])) === "timeout") {
+        closing.catch(() => undefined);
+        owned.destroy();
+      }
     } catch {
       owned.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,126 +1,69 @@
+import { PRELUDE } from "./lua-prelude.js";
 import { RedisScript } from "./script.js";
 
-/*
- * The Redis delivery engine's atomic steps. Every script gets the same keys, in this order:
- *   KEYS[1] meta     HASH  conv, first, last (ms), fails, retry_at, lease, lease_until, kind, seq
- *   KEYS[2] pre      ZSET  pre-link actions, score = timestamp_start, member = 16-digit seq .. entry
- *   KEYS[3] flush    LIST  the at-link flush note's entries (sorted by time)
- *   KEYS[4] pending  LIST  post-link entries waiting for their debounce
- *   KEYS[5] inflight LIST  entries claimed by the lease holder, kept until the platform confirms
- *   KEYS[6] parts    LIST  ids of delivered notes
- *   KEYS[7] seen     SET   dedupe ids of accepted actions (a payload delivered twice counts once)
- *   KEYS[8] due      ZSET  (shared) session id -> when it next needs a look, ms
- *   KEYS[9] dead     LIST  (shared) dead letters, JSON, capped
- * Entries are opaque JSON strings `[timestamp_start, description]` made by the client.
- * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
- */
+/* The Redis delivery engine's intake and claim steps (keys and meta fields: lua-prelude.ts). */
 
-const PRELUDE = `
-local meta, pre, flush, pending, inflight, parts, seen, due, dead =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-
--- Variadic commands in slices: Lua's unpack() cannot spread more than a few thousand values.
-local function call_all(command, key, values)
-  for i = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
-  end
-end
-
-local function num(key, field)
-  return tonumber(redis.call('HGET', key, field) or '0') or 0
-end
-
--- When the session next needs a look (or -1 for never), recorded in the shared due set.
-local function reschedule(sid, now, debounce, maxwait)
-  local m = redis.call('HMGET', meta, 'lease', 'lease_until', 'conv', 'first', 'last', 'retry_at')
-  local lease_until = tonumber(m[2] or '0') or 0
-  if m[1] and lease_until > now then
-    redis.call('ZADD', due, lease_until, sid)
-    return lease_until
-  end
-  local at = -1
-  if not m[3] then
-    at = -1
-  elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 then
-    at = now
-  elseif redis.call('LLEN', pending) > 0 then
-    at = math.min((tonumber(m[5] or '0') or 0) + debounce, (tonumber(m[4] or '0') or 0) + maxwait)
-  end
-  if at < 0 then
-    redis.call('ZREM', due, sid)
-    return -1
-  end
-  at = math.max(at, tonumber(m[6] or '0') or 0)
-  redis.call('ZADD', due, at, sid)
-  return at
-end
-
--- First link: the pre-link window becomes the flush note.
-local function move_pre_to_flush(cutoff)
-  redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
-  local members = redis.call('ZRANGE', pre, 0, -1)
-  local entries = {}
-  for i = 1, #members do entries[i] = string.sub(members[i], 17) end
-  call_all('RPUSH', flush, entries)
-  redis.call('DEL', pre)
-  return #members
-end
-
--- The claimed note is finished (delivered or dead-lettered): release the lease, reset the count.
-local function finish_note()
-  redis.call('DEL', inflight)
-  redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at')
-  redis.call('HSET', meta, 'fails', 0)
-end
-
-local function touch(ttl)
-  for _, key in ipairs({meta, pre, flush, pending, inflight, parts, seen}) do
-    redis.call('PEXPIRE', key, ttl)
-  end
-end
-`;
+export { CONFIRM, DEAD_LETTER, RETRY } from "./outcome-scripts.js";
 
 /**
- * ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, then (dedupeId, ts, entry)…
- * The hot path: one HMGET of the session's state, one membership check for the whole batch.
+ * ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, dedupeWindowMs, maxDedupeIds,
+ * preLinkWindowMs, then (dedupeId, ts, entry)… Returns {accepted, at, conv, flushed, trimmed,
+ * duplicates, linked(0|1), lastSequence, duplicate positions…}: accepted actions are numbered in
+ * the session (`aseq`), starting from the first write's time × 1000 so a number is never reused
+ * for a session whose keys expired; each entry carries its number. The hot path: one HMGET of the session's state, one ZMSCORE per
+ * thousand actions for dedupe.
  */
 export const WRITE = new RedisScript(`${PRELUDE}
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local m = redis.call('HMGET', meta, 'conv', 'first')
-local stored, first = m[1], m[2]
-local flushed = 0
--- A write may only make the first link; re-linking is LINK's job, so a write from an instance
--- that read an older session state cannot move the session back.
+local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq')
+local stored, first, gone = m[1], m[2], m[3]
+local aseq = tonumber(m[4] or '0') or 0
+if aseq == 0 then aseq = math.floor(now) * 1000 end
+local flushed, trimmed, linked = 0, 0, 0
+-- A write may only make the first link (never to a conversation known to be gone); re-linking is
+-- LINK's job, so a write from an instance that read an older session state cannot move it back.
 if stored then
   conv = stored
-elseif conv ~= '' then
+elseif conv ~= '' and conv ~= gone then
   redis.call('HSET', meta, 'conv', conv)
-  flushed = move_pre_to_flush(cutoff)
+  flushed, trimmed = move_pre_to_flush(cutoff)
+  linked = 1
+else
+  conv = ''
 end
-local count = (#ARGV - 7) / 3
-local ids = {}
-for i = 0, count - 1 do
-  if ARGV[8 + i * 3] ~= '' then ids[#ids + 1] = ARGV[8 + i * 3] end
-end
-local known = {}
-if #ids > 0 then
+local count = (#ARGV - 10) / 3
+local known, remember = {}, max_ids > 0 and window > 0
+if remember and count > 0 then
+  -- An id accepted longer than the window ago is forgotten: no trim needed on the hot path (the
+  -- count bound below drops the oldest first, and the key expires a window after the last write).
+  local since = now - window
+  local ids = {}
+  for i = 0, count - 1 do ids[i + 1] = ARGV[11 + i * 3] end
   for i = 1, #ids, 1000 do
-    local hits = redis.call('SMISMEMBER', seen, unpack(ids, i, math.min(i + 999, #ids)))
+    local hits = redis.call('ZMSCORE', seen, unpack(ids, i, math.min(i + 999, #ids)))
     for k = 1, #hits do
-      if hits[k] == 1 then known[ids[i + k - 1]] = true end
+      if hits[k] and tonumber(hits[k]) >= since then known[ids[i + k - 1]] = true end
     end
   end
-  call_all('SADD', seen, ids)
-  redis.call('PEXPIRE', seen, ttl)
 end
 local seq = 0
 if conv == '' and count > 0 then seq = redis.call('HINCRBY', meta, 'seq', count) - count end
-local fresh = {}
+local fresh, added, duplicates, dups = {}, {}, 0, {}
 for i = 0, count - 1 do
-  local id, ts, entry = ARGV[8 + i * 3], ARGV[9 + i * 3], ARGV[10 + i * 3]
-  if id == '' or not known[id] then
+  local id, ts, entry = ARGV[11 + i * 3], ARGV[12 + i * 3], ARGV[13 + i * 3]
+  if known[id] then
+    duplicates = duplicates + 1
+    dups[#dups + 1] = i
+  else
     known[id] = true
+    aseq = aseq + 1
+    entry = string.sub(entry, 1, -2) .. ',' .. string.format('%d', aseq) .. ']'
+    -- The caller's string, not a Lua number: formatting a float costs more than the rest of the
+    -- dedupe step. Ids accepted in the same ms tie (and are forgotten in id order among themselves).
+    added[#added + 1] = ARGV[2]
+    added[#added + 1] = id
     if conv ~= '' then
       fresh[#fresh + 1] = entry
     else
@@ -129,136 +72,127 @@ for i = 0, count - 1 do
     end
   end
 end
-local accepted, trimmed = #fresh, 0
+if remember and #added > 0 then
+  call_all('ZADD', seen, added)
+  local card = redis.call('ZCARD', seen)
+  if card > max_ids then redis.call('ZREMRANGEBYRANK', seen, 0, card - max_ids - 1) end
+  redis.call('PEXPIRE', seen, window)
+end
+local accepted = #added / 2
+local last = string.format('%d', aseq)
+if accepted > 0 then redis.call('HSET', meta, 'aseq', last) end
+local at = -1
 if conv ~= '' then
   if accepted > 0 then
     call_all('RPUSH', pending, fresh)
     if first then redis.call('HSET', meta, 'last', now) else redis.call('HSET', meta, 'last', now, 'first', now) end
     redis.call('PEXPIRE', pending, ttl)
   end
+  redis.call('PEXPIRE', meta, ttl)
+  if flushed > 0 then redis.call('PEXPIRE', flush, ttl) end
+  at = reschedule(sid, now, debounce, maxwait)
 else
-  accepted = accepted / 2
   if accepted > 0 then call_all('ZADD', pre, fresh) end
-  trimmed = redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
-  redis.call('PEXPIRE', pre, ttl)
+  trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
+  expire_prelink(now, prewin, ttl, gone ~= false)
 end
-redis.call('PEXPIRE', meta, ttl)
-if flushed > 0 then redis.call('PEXPIRE', flush, ttl) end
-local at = -1
-if conv ~= '' then at = reschedule(sid, now, debounce, maxwait) end
-return {accepted, at, conv, flushed, trimmed}
+local reply = {accepted, at, conv, flushed, trimmed, duplicates, linked, last}
+for i = 1, #dups do reply[#reply + 1] = dups[i] end
+return reply
 `);
 
-/** ARGV: sid, now, conv, cutoffSeconds, debounce, maxwait, ttl. Returns {flushed, at} or {-1, -1} when already linked there. */
+/**
+ * ARGV: sid, now, conv, cutoffSeconds, debounce, maxwait, ttl. Returns {flushed, at, trimmed}, or
+ * {-1, -1, 0} when already linked there. Clears a remembered gone conversation.
+ */
 export const LINK = new RedisScript(`${PRELUDE}
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local stored = redis.call('HGET', meta, 'conv')
-if stored == conv then return {-1, -1} end
+if stored == conv then return {-1, -1, 0} end
 redis.call('HSET', meta, 'conv', conv)
-local flushed = 0
-if not stored then flushed = move_pre_to_flush(cutoff) end
+redis.call('HDEL', meta, 'gone')
+local flushed, trimmed = 0, 0
+if not stored then flushed, trimmed = move_pre_to_flush(cutoff) end
 touch(ttl)
-return {flushed, reschedule(sid, now, debounce, maxwait)}
+return {flushed, reschedule(sid, now, debounce, maxwait), trimmed}
 `);
 
 /**
- * ARGV: sid, now, token, leaseMs, maxActions, maxChars, debounce, maxwait, force(0|1), ttl.
- * Returns {1, kind, conv, attempt, entries…} when this caller now holds the lease, else {0, at}.
+ * ARGV: sid, now, claimId, leaseMs, maxActions, maxChars, debounce, maxwait, force(0|1), ttl.
+ * Returns {1, kind, conv, attempt, noteId, heldSince, entries…} when this claim now holds the
+ * lease (also when re-run with the same claim id after a lost reply), else {0, at}. A note whose
+ * entries are still in `inflight` (frozen after a call that may have landed, or left by a crashed
+ * holder) is claimed again as it is: same entries, same note id.
  */
 export const CLAIM = new RedisScript(`${PRELUDE}
-local sid, now, token, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local sid, now, claim, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local max_actions, max_chars = tonumber(ARGV[5]), tonumber(ARGV[6])
 local debounce, maxwait, force = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
-local conv = redis.call('HGET', meta, 'conv')
+local m = redis.call('HMGET', meta, 'conv', 'lease', 'lease_until', 'retry_at')
+local conv = m[1]
 if not conv then
   redis.call('ZREM', due, sid)
   return {0, -1}
 end
-if redis.call('HGET', meta, 'lease') and num(meta, 'lease_until') > now then return {0, -2} end
-if num(meta, 'retry_at') > now then return {0, num(meta, 'retry_at')} end
-local kind
-if redis.call('LLEN', inflight) > 0 then
-  kind = redis.call('HGET', meta, 'kind') or 'debounced'
-else
-  local source
-  if redis.call('LLEN', flush) > 0 then
-    kind, source = 'flush', flush
-  elseif redis.call('LLEN', pending) > 0 then
-    local due_at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
-    if not force and due_at > now then return {0, due_at} end
-    kind, source = 'debounced', pending
-  else
-    redis.call('ZREM', due, sid)
-    return {0, -1}
+if m[2] ~= claim then
+  if m[2] and (tonumber(m[3] or '0') or 0) > now then return {0, -2} end
+  local retry_at = tonumber(m[4] or '0') or 0
+  if retry_at > now then return {0, retry_at} end
+  if redis.call('LLEN', inflight) == 0 then
+    local kind, source
+    if redis.call('LLEN', flush) > 0 then
+      kind, source = 'flush', flush
+    elseif summary_due() then
+      kind = 'summary'
+    elseif redis.call('LLEN', pending) > 0 then
+      local due_at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
+      if not force and due_at > now then return {0, due_at} end
+      kind, source = 'debounced', pending
+    else
+      return {0, reschedule(sid, now, debounce, maxwait)}
+    end
+    if kind == 'summary' then
+      -- The summary note is one opaque item in inflight: retried frozen, confirmed like any note.
+      redis.call('RPUSH', inflight, redis.call('LPOP', summaries))
+      source = nil
+    end
+    local items = source and redis.call('LRANGE', source, 0, math.min(max_actions, 5000) - 1) or {}
+    local take, chars = 0, 0
+    for i = 1, #items do
+      chars = chars + #items[i]
+      if i > 1 and chars > max_chars then break end
+      take = i
+    end
+    local taken = {}
+    for i = 1, take do taken[i] = items[i] end
+    if source then
+      call_all('RPUSH', inflight, taken)
+      redis.call('LTRIM', source, take, -1)
+    end
+    if kind == 'debounced' and redis.call('LLEN', pending) == 0 then redis.call('HDEL', meta, 'first', 'last') end
+    redis.call('HSET', meta, 'kind', kind, 'note', claim)
   end
-  local items = redis.call('LRANGE', source, 0, math.min(max_actions, 5000) - 1)
-  local take, chars = 0, 0
-  for i = 1, #items do
-    chars = chars + #items[i]
-    if i > 1 and chars > max_chars then break end
-    take = i
-  end
-  local taken = {}
-  for i = 1, take do taken[i] = items[i] end
-  call_all('RPUSH', inflight, taken)
-  redis.call('LTRIM', source, take, -1)
-  if kind == 'debounced' and redis.call('LLEN', pending) == 0 then redis.call('HDEL', meta, 'first', 'last') end
-  redis.call('HSET', meta, 'kind', kind)
+  if not redis.call('HGET', meta, 'note') then redis.call('HSET', meta, 'note', claim) end
+  if not redis.call('HGET', meta, 'held') then redis.call('HSET', meta, 'held', now) end
 end
-redis.call('HSET', meta, 'lease', token, 'lease_until', now + lease_ms)
+redis.call('HSET', meta, 'lease', claim, 'lease_until', now + lease_ms)
 redis.call('ZADD', due, now + lease_ms, sid)
 touch(tonumber(ARGV[10]))
-local reply = {1, kind, conv, num(meta, 'fails') + 1}
+local f = redis.call('HMGET', meta, 'kind', 'fails', 'note', 'held')
+local reply = {1, f[1] or 'debounced', conv, (tonumber(f[2] or '0') or 0) + 1, f[3], f[4]}
 local entries = redis.call('LRANGE', inflight, 0, -1)
 for i = 1, #entries do reply[#reply + 1] = entries[i] end
 return reply
 `);
 
-/** ARGV: sid, token, now, debounce, maxwait, partId|"", ttl. Returns {1, at} or {0} if the lease was lost. */
-export const CONFIRM = new RedisScript(`${PRELUDE}
-local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-if redis.call('HGET', meta, 'lease') ~= token then return {0} end
-finish_note()
-if part ~= '' then redis.call('RPUSH', parts, part) end
-touch(ttl)
-return {1, reschedule(sid, now, debounce, maxwait)}
-`);
-
-/**
- * ARGV: sid, token, now, debounce, maxwait, retryAt, counted(0|1), ttl. The claimed entries go back ahead of newer
- * ones; the note is due again at retryAt with everything pending. Returns {1, at} or {0}.
- */
-export const RETRY = new RedisScript(`${PRELUDE}
-local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local debounce, maxwait, retry_at = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-if redis.call('HGET', meta, 'lease') ~= token then return {0} end
-local target = pending
-if redis.call('HGET', meta, 'kind') == 'flush' then target = flush end
--- LPUSH of the claimed entries in reverse puts them back in their original order, at the head.
-local items = redis.call('LRANGE', inflight, 0, -1)
-local reversed = {}
-for i = #items, 1, -1 do reversed[#reversed + 1] = items[i] end
-call_all('LPUSH', target, reversed)
-redis.call('DEL', inflight)
-if target == pending then redis.call('HSET', meta, 'first', 0, 'last', 0) end
-if ARGV[7] == '1' then redis.call('HINCRBY', meta, 'fails', 1) end
-redis.call('HSET', meta, 'retry_at', retry_at)
-redis.call('HDEL', meta, 'lease', 'lease_until', 'kind')
-touch(tonumber(ARGV[8]))
-return {1, reschedule(sid, now, debounce, maxwait)}
-`);
-
-/** ARGV: sid, token, now, debounce, maxwait, letterJson, maxDead. Returns {1, at} or {0}. */
-export const DEAD_LETTER = new RedisScript(`${PRELUDE}
-local sid, token, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local debounce, maxwait, letter, max_dead = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-if redis.call('HGET', meta, 'lease') ~= token then return {0} end
-finish_note()
-redis.call('RPUSH', dead, letter)
-redis.call('LTRIM', dead, -max_dead, -1)
-return {1, reschedule(sid, now, debounce, maxwait)}
+/** ARGV: sid, claimId, now, leaseMs. Extends the lease of a claim whose call is still pending: {1} or {0} (lost). */
+export const RENEW = new RedisScript(`${PRELUDE}
+local sid, claim, now, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('HGET', meta, 'lease') ~= claim then return {0} end
+redis.call('HSET', meta, 'lease_until', now + lease_ms)
+redis.call('ZADD', due, now + lease_ms, sid)
+return {1}
 `);
 
 /** Returns the part ids and deletes them. */

@@ -1,35 +1,51 @@
 import type { NoteAction } from "../payloads/types.js";
-import { usableStart } from "../writer/action-buffer.js";
+import { usableStart, type BufferedAction } from "../writer/action-buffer.js";
+import { dedupeIds } from "../writer/action-identity.js";
 
 /**
  * The Redis engine's encoding of buffered actions: what a note renders (`[timestamp_start,
- * description]` as JSON) plus a dedupe id, so a payload delivered twice (a connector retry, or
- * the same batch reaching two instances) is accepted once. The dedupe id is the wire `index`
- * with the start time; actions without an integer index are never deduplicated. Appends
- * (id, start, entry) triples to `out`.
+ * description]` as JSON) plus the action's dedupe id from {@link dedupeIds} (the same ids the
+ * memory engine uses), so a replayed payload is accepted once while distinct actions never
+ * collapse. Appends (id, start, entry) triples to `out`; non-object items are skipped. Returns how
+ * many actions were encoded.
  */
-export function encodeActions(actions: readonly NoteAction[], arrivalSeconds: number, out: (string | number)[] = []): (string | number)[] {
-  for (const action of actions) {
-    if (action === null || typeof action !== "object") continue;
-    const raw = action.timestamp_start;
-    const start = usableStart(raw, arrivalSeconds);
+export function encodeActions(actions: readonly NoteAction[], arrivalSeconds: number, out: (string | number)[]): number {
+  const ids = dedupeIds(actions);
+  let count = 0;
+  for (let i = 0; i < actions.length; i++) {
+    const id = ids[i] as string;
+    if (id === "") continue;
+    const action = actions[i] as NoteAction;
+    const start = usableStart(action.timestamp_start, arrivalSeconds);
     const text = action.description;
     const description = typeof text === "string" ? text : text == null ? "" : String(text);
-    const index = action.index;
-    const id = typeof index === "number" && Number.isInteger(index) && index >= 0 ? `${index}:${String(raw)}` : "";
     out.push(id, start, JSON.stringify([start, description]));
+    count++;
   }
-  return out;
+  return count;
 }
 
-/** Decodes entries back into the two columns the note formatter takes. */
-export function decodeEntries(entries: readonly string[]): { descriptions: string[]; starts: number[] } {
+/** One entry, as the scripts store it. */
+export function encodeEntry(action: BufferedAction): string {
+  return JSON.stringify([action.timestamp_start, action.description]);
+}
+
+/**
+ * Decodes entries back into the two columns the note formatter takes, and the smallest and
+ * largest action sequence number among them (`lo` 0 when one is unknown: a re-driven entry).
+ */
+export function decodeEntries(entries: readonly string[]): { descriptions: string[]; starts: number[]; lo: number; hi: number } {
   const descriptions: string[] = [];
   const starts: number[] = [];
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
   for (const entry of entries) {
-    const [start, description] = JSON.parse(entry) as [number, string];
+    const [start, description, seq] = JSON.parse(entry) as [number, string, number?];
     descriptions.push(description);
     starts.push(start);
+    const n = typeof seq === "number" && Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
+    if (n < lo) lo = n;
+    if (n > hi) hi = n;
   }
-  return { descriptions, starts };
+  return { descriptions, starts, lo: entries.length === 0 ? 0 : lo, hi };
 }

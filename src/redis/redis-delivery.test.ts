@@ -115,7 +115,7 @@ describe("Redis delivery", () => {
 
   it("takes a batch of 12,000 actions and flushes it as split notes, nothing lost", async () => {
     prefix = uniquePrefix("delivery-large");
-    const w = writer({ maxNoteActions: 5000 });
+    const w = writer({ maxNoteActions: 5000, maxDedupeIds: 20_000 });
     const actions = Array.from({ length: 12_000 }, (_, i) => slim(`a${i}`, T0 + i / 1000, i));
     await w.writeActions(null, "s", actions);
     await w.writeActions(null, "s", actions); // a replay is deduplicated

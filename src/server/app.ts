@@ -1,13 +1,23 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AutoplayChatbotManager, ChatbotEventOutcome } from "../manager/autoplay-chatbot-manager.js";
+import type { AutoplayChatbotManager } from "../manager/autoplay-chatbot-manager.js";
 import { parsePayload } from "../payloads/parse.js";
-import { ConversationEventType } from "../session/conversation-event.js";
+import { deadLetters, redrive } from "./admin.js";
+import { digest, header, once, unsignedAllowed, type AppContext, type Reply } from "./context.js";
 import type { BridgeMetrics } from "./bridge-metrics.js";
-import { HttpError, readBody, sendJson, toHttpError } from "./http.js";
+import type { ByteBudget } from "./byte-budget.js";
+import { hasBearer, isLoopbackHostHeader } from "./exposure.js";
+import type { PageRoutes } from "./inbox/routes.js";
+import { ClientAbortError, HttpError, isJson, readBody, sendJson, toHttpError } from "./http.js";
 import type { Logger } from "./logger.js";
+import { openApiDocument } from "./openapi.js";
+import { RateLimiter } from "./rate-limit.js";
 import type { ReplayGuard } from "./replay-guard.js";
-import { verifyConnectorSignature, verifyIntercomSignature, verifyZendeskSignature } from "./signatures.js";
+import { verifyConnectorSignature } from "./signatures.js";
+import { packageVersion } from "./version.js";
+import { intercomWebhook, links, zendeskWebhook } from "./webhooks.js";
+
+/** A chatbot webhook route; the bridge mounts only its destination's. */
+export type WebhookKind = "intercom" | "zendesk";
 
 /** What the HTTP surface needs; the bridge wires it (see cli/bridge.ts). */
 export interface BridgeAppOptions {
@@ -19,20 +29,46 @@ export interface BridgeAppOptions {
   ready: () => Promise<boolean>;
   /** The embedded destination's notes, for `GET /inbox`; absent with other destinations. */
   inbox?: () => unknown;
+  /** The live inbox page (`GET /`, its feed, "Open chat"; see inbox/routes.ts); inbox mode only. */
+  inboxPage?: PageRoutes;
   maxBodyBytes: number;
+  /** Bytes of request bodies buffered across requests at most (503 beyond). @default unbounded */
+  inFlight?: ByteBudget;
+  /** Whether `POST /events` (connector push) is mounted. @default true */
+  events?: boolean;
+  /** The webhook routes mounted. @default none */
+  webhooks?: readonly WebhookKind[];
   connectorSecret?: string | undefined;
   intercom: { clientSecret?: string | undefined; sessionAttribute: string };
   zendeskWebhookSecret?: string | undefined;
+  /** Bearer token of `POST /links`; unset = the route answers 404. */
   linkToken?: string | undefined;
+  /**
+   * Whether a mounted route whose secret is unset accepts unsigned requests (ALLOW_UNSIGNED, or
+   * the inbox default on loopback). @default false: such a route answers 401 to everyone
+   */
+  allowUnsigned?: boolean;
+  /** Bearer token of `/inbox` and `/dead-letters`. */
+  adminToken?: string | undefined;
+  /**
+   * The bridge listens on loopback only: `/inbox` and `GET /dead-letters` then need no token, and
+   * the admin routes answer only requests whose `Host` is a loopback name (DNS rebinding).
+   * @default false: the admin routes need `adminToken`
+   */
+  loopback?: boolean;
   now?: () => number;
 }
 
-interface Reply {
-  status: number;
-  body: unknown;
-}
+type Handler = (c: AppContext, req: IncomingMessage, raw: Buffer) => Promise<Reply>;
 
-type Handler = (req: IncomingMessage, raw: Buffer) => Promise<Reply>;
+interface Route {
+  method: string;
+  handler: Handler;
+  /** "json": a body that must be JSON; "optional": JSON when present; "none": not read. */
+  body: "json" | "optional" | "none";
+  /** A route of operators: Host check on loopback, ADMIN_TOKEN beyond (or always, when `mutating`). */
+  admin?: "read" | "write";
+}
 
 /**
  * The bridge's HTTP surface as a node:http request listener. Handlers are thin: verify the
@@ -40,39 +76,56 @@ type Handler = (req: IncomingMessage, raw: Buffer) => Promise<Reply>;
  * safely recorded is acknowledged; anything else answers 503 so the sender retries.
  */
 export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const routes: Record<string, { method: string; handler: Handler; readsBody: boolean }> = {
-    "/events": { method: "POST", handler: (req, raw) => events(options, req, raw), readsBody: true },
-    "/webhooks/intercom": { method: "POST", handler: (req, raw) => intercomWebhook(options, req, raw), readsBody: true },
-    "/webhooks/zendesk": { method: "POST", handler: (req, raw) => zendeskWebhook(options, req, raw), readsBody: true },
-    "/links": { method: "POST", handler: (req, raw) => links(options, req, raw), readsBody: true },
-    "/healthz": { method: "GET", handler: async () => ({ status: 200, body: { status: "ok" } }), readsBody: false },
-    "/readyz": { method: "GET", handler: () => readiness(options), readsBody: false },
-    "/inbox": { method: "GET", handler: async () => inbox(options), readsBody: false },
+  const refusals = new RateLimiter(10_000, options.now);
+  const failures = new RateLimiter(10_000, options.now);
+  const context: AppContext = {
+    ...options,
+    refuse(route, message) {
+      options.metrics.authRefused.inc(1, { route });
+      const suppressed = refusals.allow(route);
+      if (suppressed !== null) options.logger.info("refused a request: bad signature or token", { route, reason: message, ...(suppressed > 0 ? { suppressed } : {}) });
+      return new HttpError(401, "unauthorized", message);
+    },
   };
+  const routes = mountRoutes(options);
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
-    const route = routes[path];
+    const route = routes.get(path);
+    if (route === undefined && options.inboxPage?.(context, req, res, path, admit) === true) return;
     void (async () => {
       if (path === "/metrics" && req.method === "GET") {
-        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-        res.end(options.metrics.registry.render());
+        const text = await options.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": options.metrics.registry.contentType });
+        res.end(text);
         return;
       }
       let reply: Reply;
       try {
-        if (route === undefined) throw new HttpError(404, "not_found", `no route ${path}`);
-        if (req.method !== route.method) throw new HttpError(405, "method_not_allowed", `use ${route.method} ${path}`);
-        const raw = route.readsBody ? await readBody(req, options.maxBodyBytes) : Buffer.alloc(0);
-        reply = await route.handler(req, raw);
+        reply = await serve(context, route, path, req);
       } catch (error) {
+        if (error instanceof ClientAbortError) {
+          options.metrics.clientAborts.inc(1, { route: route === undefined ? "unknown" : path });
+          options.logger.debug("client disconnected mid-upload", { path });
+          res.destroy();
+          return;
+        }
         const httpError = toHttpError(error);
-        if (httpError.status >= 500) options.logger.error("request not recorded", { path, error: error instanceof Error ? error.message : String(error) });
-        reply = { status: httpError.status, body: { error: { code: httpError.code, message: httpError.message } } };
+        if (httpError.status >= 500 && httpError.code !== "busy") {
+          // Redis down fails every request alike: one line per route and cause every 10 s.
+          const suppressed = failures.allow(`${path}\u0000${httpError.code}`);
+          if (suppressed !== null) {
+            options.logger.error("request not recorded", { path, code: httpError.code, error: error instanceof Error ? error.message : String(error), ...(suppressed > 0 ? { suppressed } : {}) });
+          }
+        }
+        const detail: Record<string, string> = { code: httpError.code, message: httpError.message };
+        if (httpError.field !== undefined) detail.field = httpError.field;
+        reply = { status: httpError.status, body: { error: detail } };
       }
       options.metrics.requests.inc(1, { route: route === undefined ? "unknown" : path, status: String(reply.status) });
-      if (!res.headersSent) sendJson(res, reply.status, reply.body, reply.status === 413 ? { connection: "close" } : {});
-      // An unread, oversized body must not keep the socket busy.
-      if (reply.status === 413) req.resume();
+      // An unread body (refused before reading) must not keep the socket busy.
+      const closes = reply.status === 413 || reply.status === 415 || (reply.status === 503 && !req.complete);
+      if (!res.headersSent) sendJson(res, reply.status, reply.body, closes ? { connection: "close" } : {});
+      if (closes) req.resume();
     })().catch((error: unknown) => {
       options.logger.error("response failed", { error: String(error) });
       res.destroy();
@@ -80,133 +133,98 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
   };
 }
 
-function parseJson(raw: Buffer): Record<string, unknown> {
-  let value: unknown;
+function mountRoutes(o: BridgeAppOptions): Map<string, Route> {
+  const openApi = openApiDocument(packageVersion());
+  const routes = new Map<string, Route>([
+    ["/healthz", { method: "GET", handler: async () => ({ status: 200, body: { status: "ok" } }), body: "none" }],
+    ["/openapi.json", { method: "GET", handler: async () => ({ status: 200, body: openApi }), body: "none" }],
+    ["/readyz", { method: "GET", handler: (c) => readiness(c), body: "none" }],
+    ["/links", { method: "POST", handler: links, body: "json" }],
+    ["/dead-letters", { method: "GET", handler: deadLetters, body: "none", admin: "read" }],
+    ["/dead-letters/redrive", { method: "POST", handler: redrive, body: "optional", admin: "write" }],
+  ]);
+  if (o.inbox !== undefined) routes.set("/inbox", { method: "GET", handler: async (c) => ({ status: 200, body: { conversations: c.inbox?.() } }), body: "none", admin: "read" });
+  if (o.events ?? true) routes.set("/events", { method: "POST", handler: events, body: "json" });
+  const webhooks = new Set(o.webhooks ?? []);
+  if (webhooks.has("intercom")) routes.set("/webhooks/intercom", { method: "POST", handler: intercomWebhook, body: "json" });
+  if (webhooks.has("zendesk")) routes.set("/webhooks/zendesk", { method: "POST", handler: zendeskWebhook, body: "json" });
+  return routes;
+}
+
+async function serve(c: AppContext, route: Route | undefined, path: string, req: IncomingMessage): Promise<Reply> {
+  if (route === undefined) throw new HttpError(404, "not_found", `no route ${path}`);
+  if (req.method !== route.method) throw new HttpError(405, "method_not_allowed", `use ${route.method} ${path}`);
+  if (route.admin !== undefined) admit(c, req, path, route.admin);
+  const declared = Number(req.headers["content-length"] ?? (req.headers["transfer-encoding"] === undefined ? 0 : NaN));
+  const hasBody = route.body !== "none" && declared !== 0;
+  if ((route.body === "json" || hasBody) && !isJson(req)) throw new HttpError(415, "unsupported_media_type", `${path} takes Content-Type: application/json`);
+  if (!hasBody) return route.handler(c, req, Buffer.alloc(0));
+  const raw = await readBody(req, c.maxBodyBytes, c.inFlight);
   try {
-    value = JSON.parse(raw.toString("utf8"));
-  } catch {
-    throw new HttpError(400, "invalid_json", "body is not valid JSON");
+    return await route.handler(c, req, raw);
+  } finally {
+    c.inFlight?.release(raw.length);
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new HttpError(400, "invalid_json", "body must be a JSON object");
-  return value as Record<string, unknown>;
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function digest(raw: Buffer): string {
-  return createHash("sha256").update(raw).digest("hex");
-}
-
-/**
- * Runs `work` once per `key`. A repeat of recorded work is acknowledged as a duplicate; a repeat
- * while the first is still running answers 503 (retry); a failure frees the key.
- */
-async function once(replay: ReplayGuard, key: string, work: () => Promise<Reply>, duplicate: Reply): Promise<Reply> {
-  const state = await replay.begin(key);
-  if (state === "done") return duplicate;
-  if (state === "in-progress") throw new HttpError(503, "in_progress", "the same delivery is being processed; retry");
-  let reply: Reply;
-  try {
-    reply = await work();
-  } catch (error) {
-    await replay.abandon(key).catch(() => undefined);
-    throw error;
+/** The access check of an operator route: a loopback `Host` on loopback, ADMIN_TOKEN when set (always beyond loopback, and for "write"). */
+function admit(c: AppContext, req: IncomingMessage, path: string, access: "read" | "write"): void {
+  if (c.loopback === true && !isLoopbackHostHeader(req.headers.host)) {
+    throw new HttpError(403, "forbidden_host", `${path} answers only requests addressed to a loopback name (localhost, 127.0.0.1, [::1])`);
   }
-  // The work is recorded: a failure to remember that only risks processing a replay again.
-  await replay.complete(key).catch(() => undefined);
-  return reply;
+  if (c.adminToken !== undefined) {
+    if (!hasBearer(header(req, "authorization"), c.adminToken)) throw c.refuse(path, `${path} needs Authorization: Bearer <ADMIN_TOKEN>`);
+    return;
+  }
+  if (access === "write" || c.loopback !== true) throw new HttpError(401, "unauthorized", `${path} is disabled: set ADMIN_TOKEN`);
 }
 
-async function events(o: BridgeAppOptions, req: IncomingMessage, raw: Buffer): Promise<Reply> {
-  if (o.connectorSecret !== undefined && !verifyConnectorSignature(raw, header(req, "x-connector-signature"), o.connectorSecret)) {
-    throw new HttpError(401, "invalid_signature", "X-Connector-Signature does not match the body");
+async function events(c: AppContext, req: IncomingMessage, raw: Buffer): Promise<Reply> {
+  if (!unsignedAllowed(c, "/events", c.connectorSecret, "CONNECTOR_SECRET") && !verifyConnectorSignature(raw, header(req, "x-connector-signature"), c.connectorSecret as string)) {
+    throw c.refuse("/events", "X-Connector-Signature does not match the body");
   }
-  const payload = parsePayload(raw, { maxBytes: o.maxBodyBytes });
+  const payload = parsePayload(raw, { maxBytes: c.maxBodyBytes, onWarning: (message) => c.logger.warn(message) });
   if (payload === null) return { status: 202, body: { status: "ignored", reason: "unknown type" } };
-  if (payload.type === "summary") return { status: 202, body: { status: "ignored", reason: "summaries are not delivered by this version" } };
+  if (payload.type === "summary") {
+    if (!c.manager.writer.supportsSummaries) return { status: 202, body: { status: "ignored", reason: "this delivery engine does not run summaries" } };
+    return once(
+      c.replay,
+      `events:${digest(raw)}`,
+      async () => {
+        const outcome = await c.manager.onSummary(payload, { parsed: true });
+        c.logger.debug("summary recorded", { sessionId: payload.session_id, status: outcome.status, snapshot: outcome.snapshot });
+        return { status: 202, body: { status: outcome.status, session_id: payload.session_id, redactions: outcome.snapshot } };
+      },
+      { status: 202, body: { status: "duplicate" } },
+    );
+  }
+  // Engines deduplicate actions themselves; this body guard also keeps a replayed body from
+  // touching the session state at all, and answers it as a duplicate without a write.
   return once(
-    o.replay,
+    c.replay,
     `events:${digest(raw)}`,
     async () => {
-      const outcome = await o.manager.onActions(payload);
-      o.metrics.actionsReceived.inc(outcome.accepted);
-      return { status: 202, body: { status: "accepted", session_id: outcome.sessionId, actions: outcome.accepted } };
+      const started = Date.now();
+      const outcome = await c.manager.onActions(payload);
+      const received = payload.actions.length;
+      // The manager reports `newActions` and `duplicates` (the engine's WriteOutcome); an older
+      // manager reports neither, and then every action counts as new.
+      const reported = outcome as { newActions?: unknown; duplicates?: unknown };
+      const duplicates = count(reported.duplicates, received) ?? 0;
+      const fresh = count(reported.newActions, received) ?? received - duplicates;
+      c.metrics.actionsReceived.inc(fresh);
+      c.logger.debug("batch recorded", { sessionId: outcome.sessionId, actions: received, new: fresh, duplicates, linked: outcome.conversationId !== null, durationMs: Date.now() - started });
+      return { status: 202, body: { status: "accepted", session_id: outcome.sessionId, actions: received, new: fresh, duplicates } };
     },
     { status: 202, body: { status: "duplicate" } },
   );
 }
 
-const INTERCOM_TOPICS: Record<string, ConversationEventType> = {
-  "conversation.user.created": ConversationEventType.NEW,
-  "conversation.user.replied": ConversationEventType.REPLY_EXISTING,
-};
-
-async function intercomWebhook(o: BridgeAppOptions, req: IncomingMessage, raw: Buffer): Promise<Reply> {
-  const secret = o.intercom.clientSecret;
-  if (secret !== undefined && !verifyIntercomSignature(raw, header(req, "x-hub-signature"), secret)) {
-    throw new HttpError(401, "invalid_signature", "X-Hub-Signature does not match the body");
-  }
-  const notification = parseJson(raw);
-  const event = typeof notification.topic === "string" ? INTERCOM_TOPICS[notification.topic] : undefined;
-  if (event === undefined) return { status: 200, body: { status: "ignored", reason: "topic not handled" } };
-  const item = ((notification.data as { item?: unknown } | undefined)?.item ?? {}) as { id?: unknown; custom_attributes?: Record<string, unknown> };
-  const conversationId = typeof item.id === "string" || typeof item.id === "number" ? String(item.id) : "";
-  const sessionId = item.custom_attributes?.[o.intercom.sessionAttribute];
-  if (conversationId === "") throw new HttpError(400, "invalid_webhook", "data.item.id is missing");
-  if (typeof sessionId !== "string" || sessionId === "") {
-    return { status: 200, body: { status: "ignored", reason: `no ${o.intercom.sessionAttribute} attribute on the conversation` } };
-  }
-  const id = typeof notification.id === "string" ? notification.id : digest(raw);
-  return once(o.replay, `intercom:${id}`, () => link(o, sessionId, conversationId, event), { status: 200, body: { status: "duplicate" } });
+function count(value: unknown, max: number): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? Math.min(value, max) : undefined;
 }
 
-async function zendeskWebhook(o: BridgeAppOptions, req: IncomingMessage, raw: Buffer): Promise<Reply> {
-  const secret = o.zendeskWebhookSecret;
-  const signature = header(req, "x-zendesk-webhook-signature");
-  const timestamp = header(req, "x-zendesk-webhook-signature-timestamp");
-  if (secret !== undefined && !verifyZendeskSignature(raw, signature, timestamp, secret, (o.now ?? Date.now)())) {
-    throw new HttpError(401, "invalid_signature", "X-Zendesk-Webhook-Signature does not match, or its timestamp is stale");
-  }
-  const body = parseJson(raw);
-  const ticket = body.ticket_id ?? (body.ticket as { id?: unknown } | undefined)?.id;
-  const sessionId = body.session_id;
-  if ((typeof ticket !== "string" && typeof ticket !== "number") || String(ticket) === "") throw new HttpError(400, "invalid_webhook", "ticket_id is missing");
-  if (typeof sessionId !== "string" || sessionId === "") throw new HttpError(400, "invalid_webhook", "session_id is missing");
-  return once(o.replay, `zendesk:${digest(Buffer.concat([Buffer.from(timestamp ?? ""), raw]))}`, () => link(o, sessionId, String(ticket)), {
-    status: 200,
-    body: { status: "duplicate" },
-  });
-}
-
-async function links(o: BridgeAppOptions, req: IncomingMessage, raw: Buffer): Promise<Reply> {
-  if (o.linkToken === undefined) throw new HttpError(404, "links_disabled", "POST /links is disabled: set LINK_TOKEN");
-  const given = Buffer.from(header(req, "authorization") ?? "");
-  const expected = Buffer.from(`Bearer ${o.linkToken}`);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new HttpError(401, "unauthorized", "a valid bearer token is required");
-  const body = parseJson(raw);
-  if (typeof body.session_id !== "string" || body.session_id === "") throw new HttpError(400, "invalid_link", "session_id must be a non-empty string");
-  if (typeof body.conversation_id !== "string" || body.conversation_id === "") throw new HttpError(400, "invalid_link", "conversation_id must be a non-empty string");
-  return link(o, body.session_id, body.conversation_id);
-}
-
-async function link(o: BridgeAppOptions, sessionId: string, conversationId: string, event?: ConversationEventType): Promise<Reply> {
-  const outcome: ChatbotEventOutcome = await o.manager.onChatbotEvent(sessionId, conversationId, event);
-  if (outcome.status === "conflict") {
-    o.logger.warn("conversation already linked to another session", { sessionId, conversationId, owner: outcome.owner });
-    return { status: 409, body: { status: "conflict", owner: outcome.owner } };
-  }
-  return { status: 200, body: { status: "linked", event: outcome.event, conversation_id: outcome.conversationId, changed: outcome.changed } };
-}
-
-async function readiness(o: BridgeAppOptions): Promise<Reply> {
-  const ok = await o.ready().catch(() => false);
+async function readiness(c: AppContext): Promise<Reply> {
+  const ok = await c.ready().catch(() => false);
   return { status: ok ? 200 : 503, body: { status: ok ? "ready" : "not_ready" } };
-}
-
-function inbox(o: BridgeAppOptions): Reply {
-  if (o.inbox === undefined) throw new HttpError(404, "not_found", "GET /inbox exists with DESTINATION=inbox only");
-  return { status: 200, body: { conversations: o.inbox() } };
 }

@@ -1,32 +1,68 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ConcurrentUpdateError, PayloadError, WriterClosedError } from "../errors.js";
 import { RedisUnavailableError } from "../redis/commands.js";
+import type { ByteBudget } from "./byte-budget.js";
 
-/** The one HTTP error type: a status, a stable code and a message safe to show the sender. */
+/** The one HTTP error type: a status, a stable code, a message safe to show the sender, and the field at fault. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly field?: string,
   ) {
     super(message);
     this.name = "HttpError";
   }
 }
 
-/** Reads the raw body (signatures are checked on these exact bytes), refusing more than `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** The sender went away before its body arrived: nobody to answer, and not a server error. */
+export class ClientAbortError extends Error {
+  constructor() {
+    super("the client disconnected before its request body arrived");
+    this.name = "ClientAbortError";
+  }
+}
+
+/**
+ * Reads the raw body (signatures are checked on these exact bytes), refusing more than `limit`
+ * bytes (413) and more than the shared `budget` of bytes buffered across requests (503): bodies
+ * are read before they can be authenticated, so their total must be bounded, not only each one.
+ * On success the body's bytes stay taken from `budget`: the caller releases `body.length` once
+ * it is done with the body; on failure they are released here.
+ */
+export async function readBody(req: IncomingMessage, limit: number, budget?: ByteBudget): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
+  if (budget !== undefined && Number.isFinite(declared) && !budget.fits(declared)) throw busy();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
-    chunks.push(buffer);
+  try {
+    for await (const chunk of req) {
+      const buffer = chunk as Buffer;
+      if (size + buffer.length > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
+      if (budget !== undefined && !budget.take(buffer.length)) throw busy();
+      size += buffer.length;
+      chunks.push(buffer);
+    }
+  } catch (error) {
+    budget?.release(size);
+    if (error instanceof HttpError) throw error;
+    // `for await` throws "aborted" / ECONNRESET when the sender disconnects mid-upload.
+    if (req.destroyed || (error as { code?: unknown }).code === "ECONNRESET") throw new ClientAbortError();
+    throw error;
   }
   return Buffer.concat(chunks, size);
+}
+
+function busy(): HttpError {
+  return new HttpError(503, "busy", "too many request bytes in flight; retry");
+}
+
+/** Whether the request declares a JSON body (`application/json`, any parameters). */
+export function isJson(req: IncomingMessage): boolean {
+  const type = req.headers["content-type"];
+  return typeof type === "string" && type.split(";")[0]?.trim().toLowerCase() === "application/json";
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -36,12 +72,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
- * Every error to a status in one place: bad input 400/413, auth 401, and anything that means
- * "not recorded" a 503, so the sender retries (never a 500 for something it sent).
+ * Every error to a status in one place: bad input 400 (naming the field)/413, auth 401, and
+ * anything that means "not recorded" a 503, so the sender retries (never a 500 for something it sent).
  */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
-  if (error instanceof PayloadError) return new HttpError(error.code === "PAYLOAD_TOO_LARGE" ? 413 : 400, error.code.toLowerCase(), error.reason);
+  if (error instanceof PayloadError) {
+    const field = (error as { field?: unknown }).field;
+    return new HttpError(error.code === "PAYLOAD_TOO_LARGE" ? 413 : 400, error.code.toLowerCase(), error.reason, typeof field === "string" ? field : undefined);
+  }
   if (error instanceof WriterClosedError) return new HttpError(503, "shutting_down", "the bridge is shutting down; retry");
   if (error instanceof RedisUnavailableError) return new HttpError(503, "store_unavailable", "state store unavailable; retry");
   if (error instanceof ConcurrentUpdateError) return new HttpError(503, "concurrent_update", "concurrent update; retry");

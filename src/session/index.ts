@@ -12,6 +12,7 @@ export {
   type TourOverrides,
 } from "./session-state.js";
 export {
+  MAX_PREVIOUS_CONVERSATIONS,
   SESSION_SNAPSHOT_VERSION,
   parseSessionSnapshot,
   type SessionSnapshot,

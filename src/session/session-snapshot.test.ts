@@ -42,6 +42,7 @@ describe("toJSON", () => {
       cooldown_until_ms: null,
       created_at_ms: A,
       updated_at_ms: A + 500,
+      previous_conversation_ids: [],
     });
   });
 

@@ -34,7 +34,16 @@ export interface SessionSnapshot {
   cooldown_until_ms: number | null;
   created_at_ms: number;
   updated_at_ms: number;
+  /**
+   * Conversations this session was linked to before its current one (or before it was unlinked),
+   * oldest first, at most {@link MAX_PREVIOUS_CONVERSATIONS}. Optional and additive, so version 1
+   * readers ignore it; absent means "not recorded" (a snapshot written before it existed).
+   */
+  previous_conversation_ids?: string[];
 }
+
+/** How many earlier conversation ids a snapshot keeps. */
+export const MAX_PREVIOUS_CONVERSATIONS = 16;
 
 /** Metadata nesting deeper than this is rejected rather than risking a stack overflow. */
 const MAX_METADATA_DEPTH = 32;
@@ -88,6 +97,14 @@ function copyJson(value: unknown, path: string, depth: number): unknown {
   return copy;
 }
 
+function previousConversations(obj: Record<string, unknown>): string[] | undefined {
+  const value = own(obj, "previous_conversation_ids");
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) invalid("previous_conversation_ids", "an array of non-empty strings", value);
+  const ids = value.map((id: unknown, i) => (typeof id === "string" && id !== "" ? id : invalid(`previous_conversation_ids[${i}]`, "a non-empty string", id)));
+  return ids.slice(-MAX_PREVIOUS_CONVERSATIONS);
+}
+
 function overrides(obj: Record<string, unknown>): TourOverridesSnapshot | null {
   const value = own(obj, "tour_overrides");
   if (value === null) return null;
@@ -139,6 +156,8 @@ export function parseSessionSnapshot(input: unknown): SessionSnapshot {
     created_at_ms: num(obj, "created_at_ms"),
     updated_at_ms: num(obj, "updated_at_ms"),
   };
+  const previous = previousConversations(obj);
+  if (previous !== undefined) snapshot.previous_conversation_ids = previous;
   if (snapshot.conversation_linked !== (snapshot.conversation_id !== null)) {
     invalid("conversation_id", "set exactly when conversation_linked is true", snapshot.conversation_id);
   }

@@ -269,6 +269,49 @@ describe("onConversationLinked", () => {
   });
 });
 
+describe("unlinkConversation and earlier conversations", () => {
+  it("clears the link only while it points at that conversation, and persists as an unlinked state", () => {
+    const { state, advance } = session();
+    state.onConversationLinked("c-1", ConversationEventType.NEW);
+    advance(10);
+    expect(state.unlinkConversation("c-other")).toBe(false);
+    expect(state.conversationId).toBe("c-1");
+    expect(state.unlinkConversation("c-1")).toBe(true);
+    expect(state).toMatchObject({ conversationLinked: false, conversationId: null, updatedAtMs: T0 + 10 });
+    expect(state.unlinkConversation("c-1")).toBe(false);
+    const snap = state.toJSON();
+    expect(snap).toMatchObject({ conversation_linked: false, conversation_id: null, previous_conversation_ids: ["c-1"] });
+    expect(SessionState.fromJSON(JSON.stringify(snap)).conversationLinked).toBe(false);
+    expect(() => state.unlinkConversation("")).toThrow(TypeError);
+  });
+
+  it("remembers the conversations it left (each once, bounded), and says so through knowsConversation", () => {
+    const { state } = session();
+    expect(state.knowsConversation("c-1")).toBe(false);
+    state.onConversationLinked("c-1", ConversationEventType.NEW);
+    state.onConversationLinked("c-2", ConversationEventType.NEW);
+    state.onConversationLinked("c-1", ConversationEventType.NEW);
+    expect(state.previousConversationIds).toEqual(["c-2"]);
+    expect(state.conversationId).toBe("c-1");
+    expect([state.knowsConversation("c-1"), state.knowsConversation("c-2"), state.knowsConversation("c-3")]).toEqual([true, true, false]);
+    for (let i = 0; i < 40; i += 1) state.onConversationLinked(`x-${i}`, ConversationEventType.NEW);
+    expect(state.previousConversationIds).toHaveLength(16);
+    expect(SessionState.fromJSON(JSON.stringify(state)).previousConversationIds).toEqual(state.previousConversationIds);
+  });
+
+  it("a snapshot without the field (written before it existed) knows every conversation, to stay conservative", () => {
+    const { state } = session();
+    state.onConversationLinked("c-1", ConversationEventType.NEW);
+    const { previous_conversation_ids: _dropped, ...legacy } = state.toJSON();
+    const revived = SessionState.fromJSON(legacy);
+    expect(revived.previousConversationIds).toBeNull();
+    expect(revived.knowsConversation("c-never")).toBe(true);
+    revived.onConversationLinked("c-2", ConversationEventType.NEW);
+    expect(revived.toJSON()).not.toHaveProperty("previous_conversation_ids");
+    expect(() => SessionState.fromJSON({ ...legacy, previous_conversation_ids: [""] })).toThrow(/previous_conversation_ids\[0\]/);
+  });
+});
+
 describe("construction", () => {
   it("validates options with a TypeError naming the option, the expectation and the value", () => {
     expect(() => new SessionState({ sessionId: "" })).toThrow("sessionId must be a non-empty string, got an empty string");

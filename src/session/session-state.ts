@@ -1,7 +1,8 @@
 import { InvalidTransitionError } from "../errors.js";
 import { AgentState } from "./agent-state.js";
 import { ConversationEventType, isConversationEventType } from "./conversation-event.js";
-import { SESSION_SNAPSHOT_VERSION, type SessionSnapshot, parseSessionSnapshot } from "./session-snapshot.js";
+import { MAX_PREVIOUS_CONVERSATIONS, SESSION_SNAPSHOT_VERSION, type SessionSnapshot, parseSessionSnapshot } from "./session-snapshot.js";
+import { copyStoreTokens } from "./store-token.js";
 import { applyTransition } from "./transitions.js";
 import { copyRecord, invalidOption, requireDurationMs, requireFunction, requireNonEmptyString } from "./validation.js";
 
@@ -56,6 +57,8 @@ export class SessionState {
   readonly #cooldownMs: number;
   #state: AgentState = AgentState.THINKING;
   #conversationId: string | null = null;
+  /** Conversations linked before the current one, oldest first; null when not recorded (an older snapshot). */
+  #previousConversationIds: string[] | null = [];
   #triggerId: string | null = null;
   #optionClicked = false;
   #guidanceActive = false;
@@ -87,6 +90,22 @@ export class SessionState {
   get conversationId(): string | null {
     return this.#conversationId;
   }
+  /**
+   * Conversations this session was linked to before, oldest first (bounded); null when the state
+   * was revived from a snapshot that did not record them.
+   */
+  get previousConversationIds(): readonly string[] | null {
+    return this.#previousConversationIds;
+  }
+
+  /**
+   * Whether this session is or ever was linked to `conversationId`. True when that is unknown
+   * (a state revived from an older snapshot), so callers err on the side of "existing".
+   */
+  knowsConversation(conversationId: string): boolean {
+    return this.#conversationId === conversationId || this.#previousConversationIds === null || this.#previousConversationIds.includes(conversationId);
+  }
+
   /** The FSM state. */
   get currentState(): AgentState {
     return this.#state;
@@ -223,7 +242,24 @@ export class SessionState {
     if (!isConversationEventType(eventType)) invalidOption("eventType", "a ConversationEventType", eventType);
     if (this.#conversationId === conversationId) return false;
     if (eventType === ConversationEventType.REPLY_EXISTING && this.#conversationId !== null) return false;
+    this.#remember(this.#conversationId);
+    if (this.#previousConversationIds !== null) this.#previousConversationIds = this.#previousConversationIds.filter((id) => id !== conversationId);
     this.#conversationId = conversationId;
+    this.#updatedAtMs = this.#clock();
+    return true;
+  }
+
+  /**
+   * Clears the link, but only while it still points at `conversationId` (e.g. that conversation
+   * was deleted on the platform): a session linked elsewhere meanwhile is left alone. The
+   * session's later actions are then pre-link actions until a new link. Returns whether it changed.
+   * @throws TypeError for an empty id.
+   */
+  unlinkConversation(conversationId: string): boolean {
+    requireNonEmptyString("conversationId", conversationId);
+    if (this.#conversationId !== conversationId) return false;
+    this.#remember(conversationId);
+    this.#conversationId = null;
     this.#updatedAtMs = this.#clock();
     return true;
   }
@@ -231,7 +267,7 @@ export class SessionState {
   /** The persisted form (see {@link SessionSnapshot}); `JSON.stringify(state)` uses it. */
   toJSON(): SessionSnapshot {
     const o = this.#tourOverrides;
-    return {
+    const snapshot: SessionSnapshot = {
       version: SESSION_SNAPSHOT_VERSION,
       session_id: this.sessionId,
       metadata: { ...this.metadata },
@@ -248,6 +284,8 @@ export class SessionState {
       created_at_ms: this.#createdAtMs,
       updated_at_ms: this.#updatedAtMs,
     };
+    if (this.#previousConversationIds !== null) snapshot.previous_conversation_ids = [...this.#previousConversationIds];
+    return snapshot;
   }
 
   /**
@@ -261,16 +299,22 @@ export class SessionState {
     return state;
   }
 
-  /** An independent copy, exactly what a save and a load would give back. */
+  /**
+   * An independent copy, exactly what a save and a load would give back. A store that loaded (or
+   * saved) this object accepts a save of the copy as it would of the original.
+   */
   clone(): SessionState {
     const options = { now: this.#now, interactionTimeoutMs: this.#interactionTimeoutMs, cooldownMs: this.#cooldownMs };
-    return SessionState.fromJSON(JSON.stringify(this), options);
+    const copy = SessionState.fromJSON(JSON.stringify(this), options);
+    copyStoreTokens(this, copy);
+    return copy;
   }
 
   #restore(snap: SessionSnapshot): void {
     const o = snap.tour_overrides;
     this.#state = snap.current_state;
     this.#conversationId = snap.conversation_id;
+    this.#previousConversationIds = snap.previous_conversation_ids === undefined ? null : [...snap.previous_conversation_ids];
     this.#triggerId = snap.trigger_id;
     this.#optionClicked = snap.option_clicked;
     this.#guidanceActive = snap.visual_guidance_active;
@@ -290,6 +334,14 @@ export class SessionState {
     this.#endGuidance();
     this.#lastInteractionAtMs = now;
     this.#updatedAtMs = now;
+  }
+
+  /** Records a conversation this session leaves (bounded, each id once, most recent last). */
+  #remember(conversationId: string | null): void {
+    if (conversationId === null || this.#previousConversationIds === null) return;
+    const ids = this.#previousConversationIds.filter((id) => id !== conversationId);
+    ids.push(conversationId);
+    this.#previousConversationIds = ids.slice(-MAX_PREVIOUS_CONVERSATIONS);
   }
 
   #endGuidance(): void {

@@ -1,6 +1,7 @@
 /** Session and conversation-link stores, and the linking step that uses them (SPEC §6). */
-export type { ConversationClaim, ConversationLinkStore, SessionStateStore } from "./types.js";
+export type { ConversationClaim, ConversationLinkStore, SessionStateStore, SessionStoreStats } from "./types.js";
 export {
+  DEFAULT_MAX_SESSIONS,
   DEFAULT_SESSION_TTL_MS,
   InMemorySessionStateStore,
   type InMemorySessionStateStoreOptions,

@@ -35,8 +35,8 @@ describe("linkConversation", () => {
 
   it("a REPLY_EXISTING never moves a session already linked elsewhere", async () => {
     const { store, state } = setup();
+    await linkConversation(state, "c-old", store);
     await linkConversation(state, "c-1", store);
-    await store.claim("c-old", "s-1");
     const result = await linkConversation(state, "c-old", store);
     expect(result).toEqual({ ok: true, event: ConversationEventType.REPLY_EXISTING, changed: false });
     expect(state.conversationId).toBe("c-1");
@@ -49,6 +49,26 @@ describe("linkConversation", () => {
     expect(result).toEqual({ ok: true, event: ConversationEventType.NEW, changed: true });
     expect(state.conversationId).toBe("c-2");
     expect(await store.get("c-1")).toBe("s-1");
+  });
+
+  it("a claim left by a try whose save failed is still NEW for a session linked elsewhere (#7 b)", async () => {
+    const { store, state } = setup();
+    await linkConversation(state, "c-old", store);
+    await store.claim("c-new", "s-1"); // an earlier try claimed it; its state save never landed
+    const result = await linkConversation(state, "c-new", store);
+    expect(result).toEqual({ ok: true, event: ConversationEventType.NEW, changed: true });
+    expect(state.conversationId).toBe("c-new");
+    const reply = await linkConversation(state, "c-old", store);
+    expect(reply).toEqual({ ok: true, event: ConversationEventType.REPLY_EXISTING, changed: false });
+  });
+
+  it("a state revived from a snapshot without earlier conversations keeps inferring REPLY_EXISTING", async () => {
+    const { store, state } = setup();
+    await linkConversation(state, "c-old", store);
+    await store.claim("c-other", "s-1");
+    const { previous_conversation_ids: _dropped, ...legacy } = state.toJSON();
+    const revived = SessionState.fromJSON(legacy);
+    expect(await linkConversation(revived, "c-other", store)).toEqual({ ok: true, event: ConversationEventType.REPLY_EXISTING, changed: false });
   });
 
   it("a conversation owned by another session is a conflict that changes nothing", async () => {
@@ -94,6 +114,7 @@ describe("linkConversation", () => {
       get: () => Promise.resolve(null),
       claim: () => Promise.reject(new Error("store down")),
       delete: () => Promise.resolve(),
+      release: () => Promise.resolve(false),
     };
     await expect(linkConversation(state, "c-1", failing)).rejects.toThrow("store down");
     expect(state.conversationLinked).toBe(false);

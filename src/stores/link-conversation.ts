@@ -22,7 +22,8 @@ export type LinkResult =
 /**
  * Links `conversationId` to `state`'s session (SPEC §6): claims it in the link store first, then
  * applies `state.onConversationLinked`. The event is REPLY_EXISTING when the store already maps
- * the conversation to this session and NEW otherwise, unless `eventType` forces one. A
+ * the conversation to this session and the state has known it (or is unlinked), NEW otherwise,
+ * unless `eventType` forces one. A
  * conversation owned by another session is a conflict: neither the state nor the store changes.
  * The caller persists the state afterwards.
  * @throws TypeError for an empty conversation id or an unknown event type; store errors propagate.
@@ -48,6 +49,18 @@ export async function linkConversation(
   // sessions race for the same conversation.
   const claim = await linkStore.claim(conversationId, state.sessionId);
   if (claim.owner !== state.sessionId) return { ok: false, reason: "conflict", owner: claim.owner };
-  const event = eventType ?? (claim.created ? ConversationEventType.NEW : ConversationEventType.REPLY_EXISTING);
+  const event = eventType ?? inferEvent(state, conversationId, claim.created);
   return { ok: true, event, changed: state.onConversationLinked(conversationId, event) };
+}
+
+/**
+ * NEW for a conversation the link store did not know, and also for one it names for this session
+ * while the state, linked elsewhere, was never linked to it: that claim was made by an earlier try
+ * whose state save failed (or lost a race), and the event it decided was NEW. Without this a
+ * re-sent webhook would read the claim as "existing" and leave the session on its old conversation.
+ */
+function inferEvent(state: SessionState, conversationId: string, created: boolean): ConversationEventType {
+  if (created) return ConversationEventType.NEW;
+  if (state.conversationLinked && !state.knowsConversation(conversationId)) return ConversationEventType.NEW;
+  return ConversationEventType.REPLY_EXISTING;
 }

@@ -51,6 +51,15 @@ export class InMemoryConversationLinkStore implements ConversationLinkStore {
     this.#links.delete(requireNonEmptyString("conversationId", conversationId));
   }
 
+  async release(conversationId: string, sessionId: string): Promise<boolean> {
+    this.#assertOpen();
+    requireNonEmptyString("conversationId", conversationId);
+    requireNonEmptyString("sessionId", sessionId);
+    if (this.#links.get(conversationId) !== sessionId) return false;
+    this.#links.delete(conversationId);
+    return true;
+  }
+
   /** Frees every expired link now; returns how many. The sweep timer does this periodically. */
   pruneExpired(): number {
     return this.#links.pruneExpired();

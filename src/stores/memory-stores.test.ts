@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { ConversationEventType } from "../session/conversation-event.js";
 import { SessionState } from "../session/session-state.js";
 import { InMemoryConversationLinkStore } from "./memory-conversation-link-store.js";
 import { InMemorySessionStateStore } from "./memory-session-state-store.js";
@@ -129,6 +130,55 @@ describe("InMemorySessionStateStore", () => {
     await store.close();
     expect(clear).toHaveBeenCalledWith(second);
     await expect(store.get("s-3")).rejects.toThrow(/closed/);
+  });
+});
+
+describe("InMemorySessionStateStore: bounded memory (#7 k)", () => {
+  it("expires a session saved while unlinked after unlinkedTtlMs, a linked one after ttlMs, and counts expiries", async () => {
+    const clock = manualClock();
+    const store = new InMemorySessionStateStore({ ttlMs: 10_000, unlinkedTtlMs: 1_000, now: clock.now });
+    await store.save(new SessionState({ sessionId: "never-linked", now: clock.now }));
+    const linked = new SessionState({ sessionId: "linked", now: clock.now });
+    linked.onConversationLinked("c-1", ConversationEventType.NEW);
+    await store.save(linked);
+    clock.t += 1_000;
+    expect(await store.get("never-linked")).toBeNull();
+    expect(await store.get("linked")).not.toBeNull();
+    const gone = (await store.get("linked"))!;
+    gone.unlinkConversation("c-1");
+    await store.save(gone);
+    clock.t += 1_000;
+    expect(store.pruneExpired()).toBe(1);
+    expect(store.stats()).toEqual({ sessions: 0, evicted: 0, expired: 2 });
+    await store.close();
+  });
+
+  it("caps the count: beyond maxSessions the least recently read or saved session is evicted and counted", async () => {
+    const store = new InMemorySessionStateStore({ maxSessions: 3 });
+    for (const id of ["a", "b", "c"]) await store.save(new SessionState({ sessionId: id }));
+    await store.get("a");
+    await store.save(new SessionState({ sessionId: "d" }));
+    expect(await store.get("b")).toBeNull();
+    expect((await Promise.all(["a", "c", "d"].map((id) => store.get(id)))).every((s) => s !== null)).toBe(true);
+    expect(store.stats()).toEqual({ sessions: 3, evicted: 1, expired: 0 });
+    const stale = (await store.get("c"))!;
+    for (const id of ["e", "f", "g"]) await store.save(new SessionState({ sessionId: id }));
+    await expect(store.save(stale)).rejects.toThrow(/concurrent update/);
+    expect(store.size).toBe(3);
+    await store.close();
+  });
+
+  it("holds at most maxSessions under a stream of new sessions", async () => {
+    const store = new InMemorySessionStateStore({ maxSessions: 1_000 });
+    for (let i = 0; i < 20_000; i += 1) await store.save(new SessionState({ sessionId: `s-${i}` }));
+    expect(store.stats()).toEqual({ sessions: 1_000, evicted: 19_000, expired: 0 });
+    await store.close();
+  });
+
+  it("rejects a bad cap or unlinked TTL", () => {
+    expect(() => new InMemorySessionStateStore({ maxSessions: 0 })).toThrow(/maxSessions must be a whole number > 0, got number 0/);
+    expect(() => new InMemorySessionStateStore({ maxSessions: 1.5 })).toThrow(/maxSessions/);
+    expect(() => new InMemorySessionStateStore({ unlinkedTtlMs: 0 })).toThrow(/unlinkedTtlMs/);
   });
 });
 

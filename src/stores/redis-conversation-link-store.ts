@@ -22,6 +22,13 @@ if owner == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return {0, owner}
 `);
 
+// ARGV: session id. Deletes the link only if that session owns it; replies 1 if it did. Safe to
+// run again after a lost reply (the second run finds nothing to release).
+const RELEASE_SCRIPT = new RedisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+`);
+
 /**
  * A {@link ConversationLinkStore} in Redis (SPEC §6): one string key per conversation,
  * `${keyPrefix}${conversationId}` → session id, with a TTL. `claim` is one atomic script, so of
@@ -57,6 +64,15 @@ export class RedisConversationLinkStore implements ConversationLinkStore {
   async delete(conversationId: string): Promise<void> {
     this.#keys.assertOpen();
     await this.#keys.redis.sendCommand(["UNLINK", this.#keys.key("conversationId", conversationId)]);
+  }
+
+  async release(conversationId: string, sessionId: string): Promise<boolean> {
+    this.#keys.assertOpen();
+    const key = this.#keys.key("conversationId", conversationId);
+    requireNonEmptyString("sessionId", sessionId);
+    const reply = await RELEASE_SCRIPT.run(this.#keys.redis, [key], [sessionId]);
+    if (reply === 0 || reply === 1) return reply === 1;
+    throw new RedisUnavailableError(`unexpected reply to the link release script: ${JSON.stringify(reply)}`);
   }
 
   /** Later calls reject; closes the connection only if this store created it. Safe to call twice. */

@@ -90,6 +90,20 @@ describe("RedisSessionStateStore", () => {
     expect(await admin.sendCommand(["PTTL", key])).toBeGreaterThan(595_000);
   });
 
+  it("gives a session saved while unlinked its own, shorter TTL, and a linked one the full TTL (#7 k)", async () => {
+    const store = open({ ttlSeconds: 600, unlinkedTtlSeconds: 30 });
+    expect(store.unlinkedTtlMs).toBe(30_000);
+    const state = await store.getOrCreate("s-1");
+    await store.save(state);
+    const key = `${keyPrefix}s-1`;
+    expect(await admin.sendCommand(["TTL", key])).toBeLessThanOrEqual(30);
+    state.onConversationLinked("c-1", ConversationEventType.NEW);
+    await store.save(state);
+    expect(await admin.sendCommand(["TTL", key])).toBeGreaterThan(595);
+    expect(() => open({ unlinkedTtlSeconds: 0 })).toThrow(/unlinkedTtlSeconds must be a whole number of seconds > 0/);
+    expect(open().unlinkedTtlMs).toBe(86_400_000);
+  });
+
   it("gives loaded and created states its clock and session defaults", async () => {
     let now = 1_700_000_000_000;
     const store = open({ now: () => now, sessionDefaults: { interactionTimeoutMs: 5, cooldownMs: 7 } });

@@ -6,6 +6,7 @@ import { RedisConnection } from "../redis/connection.js";
 import { RedisScript } from "../redis/script.js";
 import type { SessionSnapshot } from "../session/session-snapshot.js";
 import { SessionState, type SessionStateRestoreOptions } from "../session/session-state.js";
+import { getStoreToken, setStoreToken } from "../session/store-token.js";
 import { invalidOption, isPlainObject, requireDurationMs, requireFunction, requireNonEmptyString } from "../session/validation.js";
 import type { SessionStateStore } from "./types.js";
 
@@ -91,12 +92,23 @@ function requireRedisUrl(url: unknown): void {
 export interface RedisSessionStateStoreOptions extends RedisStoreConnectionOptions {
   /** Time to live of a session, in seconds, refreshed by every save. @default 86_400 (24 h) */
   ttlSeconds?: number;
+  /**
+   * Time to live of a session saved while not linked to a conversation, in seconds, refreshed by
+   * every save (a never-linked session is of no use after its pre-link window). @default ttlSeconds
+   */
+  unlinkedTtlSeconds?: number;
   /** Prepended to the session id to make its key. @default "autoplay:session_state:" */
   keyPrefix?: string;
   /** Wall clock in epoch ms, given to the states this store creates or loads (expiry is Redis's). @default Date.now */
   now?: () => number;
   /** Timeout and cooldown defaults of the states this store creates or loads. @default the SessionState defaults */
   sessionDefaults?: Pick<SessionStateRestoreOptions, "interactionTimeoutMs" | "cooldownMs">;
+}
+
+/** What a state object was last seen at in Redis. */
+interface Revision {
+  revision: number;
+  writeId: string;
 }
 
 /** A save is tried this many times in all when Redis is unreachable or times out. */
@@ -134,21 +146,32 @@ return {'ok', math.max(stored, 0) + 1}
  * `${keyPrefix}${sessionId}`: the state's snapshot plus a `revision` and a `write_id`.
  *
  * `save` is compare-and-set: it succeeds only if the session is still at the revision the state
- * was read at (a state this store did not load must find no session), otherwise it throws
+ * (or the state it was cloned from) was read at (a state this store did not load must find no
+ * session), otherwise it throws
  * {@link ConcurrentUpdateError}, so two instances can never silently overwrite each other. A read
  * error always throws; it never looks like "not found". Construction does no I/O.
  */
 export class RedisSessionStateStore implements SessionStateStore {
+  /** Time to live of a session saved while unlinked, in ms (callers refresh such states in time). */
+  readonly unlinkedTtlMs: number;
   readonly #keys: RedisKeyspace;
   readonly #restore: SessionStateRestoreOptions;
-  /** The revision each loaded or saved state object was last seen at. */
-  readonly #revisions = new WeakMap<SessionState, { revision: number; writeId: string }>();
+  readonly #unlinkedTtlSeconds: number;
+  /**
+   * Tags each loaded or saved state object (and its clones) with the revision and write id it was
+   * last seen at, so a clone saves exactly as its original would.
+   */
+  readonly #token = Symbol("RedisSessionStateStore");
   /** The save in flight per state object, so saving one object twice is ordered, not a self-conflict. */
   readonly #saving = new WeakMap<SessionState, Promise<void>>();
 
   /** @throws TypeError naming the first invalid option. */
   constructor(options: RedisSessionStateStoreOptions = {}) {
     this.#keys = new RedisKeyspace("RedisSessionStateStore", options, "autoplay:session_state:");
+    const unlinkedTtl = options.unlinkedTtlSeconds ?? this.#keys.ttlSeconds;
+    if (!Number.isSafeInteger(unlinkedTtl) || unlinkedTtl <= 0) invalidOption("unlinkedTtlSeconds", "a whole number of seconds > 0", unlinkedTtl);
+    this.#unlinkedTtlSeconds = unlinkedTtl;
+    this.unlinkedTtlMs = unlinkedTtl * 1000;
     this.#restore = { now: requireFunction<() => number>("now", options.now ?? Date.now) };
     const defaults = options.sessionDefaults ?? {};
     if (defaults.interactionTimeoutMs !== undefined) {
@@ -166,7 +189,7 @@ export class RedisSessionStateStore implements SessionStateStore {
     const raw = await this.#keys.redis.sendCommand(["GET", key]);
     if (raw === null) return null;
     const { state, revision, writeId } = this.#decode(key, sessionId, raw);
-    this.#revisions.set(state, { revision, writeId });
+    setStoreToken(state, this.#token, { revision, writeId } satisfies Revision);
     return state;
   }
 
@@ -206,11 +229,12 @@ export class RedisSessionStateStore implements SessionStateStore {
 
   async #write(state: SessionState, snapshot: SessionSnapshot): Promise<void> {
     const key = this.#keys.key("sessionId", state.sessionId);
-    const seen = this.#revisions.get(state);
+    const seen = getStoreToken<Revision>(state, this.#token);
     const expected = seen?.revision ?? -1;
     const writeId = randomUUID();
     const json = JSON.stringify({ ...snapshot, revision: Math.max(expected, 0) + 1, write_id: writeId });
-    const args = [expected, writeId, json, this.#keys.ttlSeconds, seen?.writeId ?? ""];
+    const ttl = snapshot.conversation_linked ? this.#keys.ttlSeconds : this.#unlinkedTtlSeconds;
+    const args = [expected, writeId, json, ttl, seen?.writeId ?? ""];
     for (let attempt = 1; ; attempt += 1) {
       let reply: unknown;
       try {
@@ -220,7 +244,7 @@ export class RedisSessionStateStore implements SessionStateStore {
         await sleep(SAVE_BACKOFF_MS * 2 ** (attempt - 1));
         continue;
       }
-      this.#revisions.set(state, { revision: this.#checkSaved(key, state.sessionId, expected, reply), writeId });
+      setStoreToken(state, this.#token, { revision: this.#checkSaved(key, state.sessionId, expected, reply), writeId } satisfies Revision);
       return;
     }
   }

@@ -53,15 +53,11 @@ afterAll(async () => {
   await admin?.close();
 });
 
-describeSessionStateStore(
-  "RedisSessionStateStore",
-  async () => {
-    const keyPrefix = uniquePrefix("conformance-session");
-    const store = new RedisSessionStateStore({ url: redisUrl(), keyPrefix });
-    return { store, cleanup: () => closeAndClean(store, keyPrefix) };
-  },
-  { compareAndSet: true },
-);
+describeSessionStateStore("RedisSessionStateStore", async () => {
+  const keyPrefix = uniquePrefix("conformance-session");
+  const store = new RedisSessionStateStore({ url: redisUrl(), keyPrefix });
+  return { store, cleanup: () => closeAndClean(store, keyPrefix) };
+});
 
 describeConversationLinkStore("RedisConversationLinkStore", async () => {
   const keyPrefix = uniquePrefix("conformance-link");

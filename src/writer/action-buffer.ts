@@ -25,19 +25,32 @@ export interface BufferedAction {
  * (description and start time), in two parallel arrays, because a buffered action is then a
  * string reference and a packed double instead of the whole wire object: that is what keeps
  * memory per buffered action small. Arrays are allocated on first use.
+ *
+ * For summaries the buffer also keeps bounds on its actions' sequence numbers in the session:
+ * nothing per action, and always a superset of the numbers held (a note split off a larger
+ * buffer, or a buffer trimmed, keeps the wider bounds), so a note is never taken for covered by a
+ * summary that missed one of its actions; at worst a covered note is left unredacted.
  */
 export class ActionBuffer {
   #descriptions: string[] = [];
   #starts: number[] = [];
   /** Smallest start held, so trimming can skip the scan when nothing is old enough. */
   #minStart = Number.POSITIVE_INFINITY;
+  /** Lower bound of the held actions' sequence numbers; 0 when one is unknown (a re-driven action). */
+  #seqLo = Number.POSITIVE_INFINITY;
+  /** Upper bound of the held actions' sequence numbers. */
+  #seqHi = 0;
 
   get length(): number {
     return this.#starts.length;
   }
 
-  /** Appends wire actions, filed under {@link usableStart}. */
-  append(actions: readonly NoteAction[], arrivalSeconds: number): void {
+  /**
+   * Appends wire actions, filed under {@link usableStart}. `actions[i]` has sequence number
+   * `firstSeq + i`; `firstSeq` 0 means unknown.
+   */
+  append(actions: readonly NoteAction[], arrivalSeconds: number, firstSeq = 0): void {
+    if (actions.length > 0) this.#widen(firstSeq, firstSeq === 0 ? 0 : firstSeq + actions.length - 1);
     const descriptions = this.#descriptions;
     const starts = this.#starts;
     for (const action of actions) {
@@ -52,6 +65,7 @@ export class ActionBuffer {
 
   /** Moves every entry of `other` to the end of this buffer, leaving `other` empty. */
   appendBuffer(other: ActionBuffer): void {
+    if (other.length > 0) this.#widen(other.#seqLo, other.#seqHi);
     for (let i = 0; i < other.#starts.length; i++) {
       this.#descriptions.push(other.#descriptions[i] as string);
       this.#starts.push(other.#starts[i] as number);
@@ -62,6 +76,7 @@ export class ActionBuffer {
 
   /** Puts `other`'s entries before this buffer's (a failed note goes back ahead of newer arrivals). */
   prependBuffer(other: ActionBuffer): void {
+    if (other.length > 0) this.#widen(other.#seqLo, other.#seqHi);
     this.#descriptions = other.#descriptions.concat(this.#descriptions);
     this.#starts = other.#starts.concat(this.#starts);
     this.#minStart = Math.min(this.#minStart, other.#minStart);
@@ -85,6 +100,10 @@ export class ActionBuffer {
     this.#descriptions = descriptions;
     this.#starts = starts;
     this.#minStart = min;
+    if (starts.length === 0) {
+      this.#seqLo = Number.POSITIVE_INFINITY;
+      this.#seqHi = 0;
+    }
     return before - starts.length;
   }
 
@@ -104,6 +123,9 @@ export class ActionBuffer {
       if (n > 0 && chars > maxChars) break;
       n++;
     }
+    // The bounds of the whole buffer: exact when it is taken whole (the common case), wider otherwise.
+    taken.#seqLo = this.#seqLo;
+    taken.#seqHi = this.#seqHi;
     if (n === count) {
       taken.#descriptions = this.#descriptions;
       taken.#starts = this.#starts;
@@ -128,6 +150,11 @@ export class ActionBuffer {
     return this.#starts;
   }
 
+  /** Bounds `[lo, hi]` of the held actions' sequence numbers (`[0, 0]` when empty; `lo` 0: one is unknown). */
+  seqRange(): [number, number] {
+    return this.#starts.length === 0 ? [0, 0] : [this.#seqLo, this.#seqHi];
+  }
+
   /** A copy of the entries as plain objects (for dead letters and inspection). */
   toActions(): BufferedAction[] {
     return this.#starts.map((start, i) => ({ description: this.#descriptions[i] as string, timestamp_start: start }));
@@ -137,6 +164,13 @@ export class ActionBuffer {
     this.#descriptions = [];
     this.#starts = [];
     this.#minStart = Number.POSITIVE_INFINITY;
+    this.#seqLo = Number.POSITIVE_INFINITY;
+    this.#seqHi = 0;
+  }
+
+  #widen(lo: number, hi: number): void {
+    if (lo < this.#seqLo) this.#seqLo = lo;
+    if (hi > this.#seqHi) this.#seqHi = hi;
   }
 
   /** Stable sort by start; skipped when already in order, which is the common case. */

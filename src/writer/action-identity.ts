@@ -6,27 +6,34 @@ import type { NoteAction } from "../payloads/types.js";
  * instances, a re-sent batch with a new `forwarded_at`) count once, while distinct actions are
  * never merged. Both delivery engines use these ids.
  *
- * - An action that really carries its wire identity (an integer `index` and a positive
- *   `timestamp_start`, both sent, not defaulted by the lenient parser) is identified by them
- *   *and* by its content (type, description, URL, end time): two different actions that share
- *   an index and a whole-second stamp stay distinct.
- * - An action without that identity can only be recognised as part of the same batch again:
- *   its id is the batch's content fingerprint plus its position in the batch.
+ * - An action whose `timestamp_start` was really sent (a positive number the lenient parser did
+ *   not default) is identified by it, its `index` when that was sent too (a merge that re-indexes
+ *   does not count), and its content (type, description, URL, end time): two different actions
+ *   that share an index and a whole-second stamp stay distinct; two actions equal in every field
+ *   sent are one action sent twice.
+ * - An action without a sent time can only be recognised as part of the same batch again: its
+ *   id is the batch's content fingerprint plus its position in the batch.
  *
- * Ids are 53-bit hashes written in base 36 (about 11 characters): a collision between two
+ * Ids are 53-bit hashes (as numbers here, in base 36 for Redis: about 11 characters): a collision between two
  * distinct actions of one session within the dedupe window is about 1 in 10^12.
  */
 export function dedupeIds(actions: readonly NoteAction[]): string[] {
-  const ids: string[] = new Array<string>(actions.length);
-  let batch: string | undefined;
+  return dedupeHashes(actions).map((h) => (Number.isNaN(h) ? "" : h.toString(36)));
+}
+
+/** {@link dedupeIds} as numbers (NaN for a non-object item): what the memory engine keeps, 8 bytes each. */
+export function dedupeHashes(actions: readonly NoteAction[]): number[] {
+  const ids = new Array<number>(actions.length);
+  let batch: number | undefined;
   for (let i = 0; i < actions.length; i++) {
     const action = actions[i] as NoteAction | null;
     if (action === null || typeof action !== "object") {
-      ids[i] = "";
+      ids[i] = Number.NaN;
       continue;
     }
     if (hasWireIdentity(action)) {
-      ids[i] = hash53(`i\u0000${String(action.index)}\u0000${String(action.timestamp_start)}\u0000${contentOf(action)}`);
+      const index = hasWireIndex(action) ? String(action.index) : "";
+      ids[i] = hash53(`i\u0000${index}\u0000${String(action.timestamp_start)}\u0000${contentOf(action)}`);
     } else {
       batch ??= batchFingerprint(actions);
       ids[i] = hash53(`b\u0000${batch}\u0000${i}`);
@@ -35,18 +42,16 @@ export function dedupeIds(actions: readonly NoteAction[]): string[] {
   return ids;
 }
 
-/** Whether the action's `index` and `timestamp_start` were really sent (and are usable as identity). */
+/** Whether the action's `timestamp_start` was really sent and can identify it. */
 export function hasWireIdentity(action: NoteAction): boolean {
-  const { index, timestamp_start: start } = action;
-  return (
-    typeof index === "number" &&
-    Number.isInteger(index) &&
-    index >= 0 &&
-    typeof start === "number" &&
-    Number.isFinite(start) &&
-    start > 0 &&
-    !wasDefaulted(action)
-  );
+  const start = action.timestamp_start;
+  return typeof start === "number" && Number.isFinite(start) && start > 0 && !wasDefaulted(action, "timestamp_start");
+}
+
+/** Whether the action's `index` was really sent (not defaulted, not re-assigned by a merge). */
+function hasWireIndex(action: NoteAction): boolean {
+  const index = action.index;
+  return typeof index === "number" && Number.isInteger(index) && index >= 0 && !wasDefaulted(action, "index");
 }
 
 function contentOf(action: NoteAction): string {
@@ -54,7 +59,7 @@ function contentOf(action: NoteAction): string {
   return `${text(a.type)}\u0000${text(a.description)}\u0000${text(a.canonical_url)}\u0000${text(a.timestamp_end)}`;
 }
 
-function batchFingerprint(actions: readonly NoteAction[]): string {
+function batchFingerprint(actions: readonly NoteAction[]): number {
   let all = "";
   for (const action of actions) {
     if (action === null || typeof action !== "object") continue;
@@ -64,11 +69,13 @@ function batchFingerprint(actions: readonly NoteAction[]): string {
 }
 
 function text(value: unknown): string {
-  return typeof value === "string" ? value : value == null ? "" : String(value);
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return value == null ? "" : JSON.stringify(value) ?? "";
 }
 
-/** A fast 53-bit string hash (two 32-bit multiply-xor lanes), in base 36. Not cryptographic. */
-export function hash53(input: string): string {
+/** A fast 53-bit string hash (two 32-bit multiply-xor lanes). Not cryptographic. */
+export function hash53(input: string): number {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < input.length; i++) {
@@ -78,5 +85,5 @@ export function hash53(input: string): string {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }

@@ -249,7 +249,7 @@ describe("close", () => {
     const second = writer.close();
     await expect(writer.writeActions("c", "s", [slim("late", T0)])).rejects.toBeInstanceOf(WriterClosedError);
     await vi.advanceTimersByTimeAsync(0);
-    expect(await first).toEqual({ deadLettered: 0, unlinkedActions: 0, unlinkedSessions: 0 });
+    expect(await first).toEqual({ deadLettered: 0, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 0, unlinkedSessions: 0 });
     expect(second).toBe(first);
     expect(writer.notes).toHaveLength(1);
   });
@@ -278,7 +278,7 @@ describe("close", () => {
     writer = createTestWriter();
     await writer.writeActions(null, "s1", [slim("a", T0), slim("b", T0)]);
     await writer.writeActions(null, "s2", [slim("c", T0)]);
-    expect(await writer.close()).toEqual({ deadLettered: 0, unlinkedActions: 3, unlinkedSessions: 2 });
+    expect(await writer.close()).toEqual({ deadLettered: 0, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 3, unlinkedSessions: 2 });
   });
 
   it("dead-letters what is still undelivered when the drain times out", async () => {

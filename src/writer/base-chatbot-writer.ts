@@ -1,6 +1,8 @@
+import { checkConversationId, conversationIdProblem } from "../conversation-id.js";
 import { PayloadError, WriterClosedError } from "../errors.js";
 import type { NoteAction } from "../payloads/types.js";
-import type { DeliveryEngine, DeliveryHost, PostCall, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
+import { formatSummaryNote } from "../note/format.js";
+import type { DeliveryEngine, DeliveryHost, PostCall, RedriveOutcome, SummaryCoverage, SummaryOutcome, WriteOutcome } from "./delivery-engine.js";
 import { WriterEventEmitter, type CloseSummary, type DeadLetter, type WriterEvents } from "./events.js";
 import { memoryDelivery } from "./memory-delivery.js";
 import { resolveWriterOptions, type ChatbotWriterOptions, type ResolvedWriterOptions } from "./options.js";
@@ -52,6 +54,7 @@ export abstract class BaseChatbotWriter {
       stats: this.#stats,
       events: this.#events,
       post: (call) => this.#post(call),
+      redact: (conversationId, partId) => this.#redact(conversationId, partId),
       decide: (error, failedAttempts, heldSinceMs) =>
         decideRetry(error, failedAttempts, this.options.retry, this.options.random, this.options.now() - heldSinceMs, this.options.maxHoldMs),
       reportDeadLetter: (letter) => this.#reportDeadLetter(letter),
@@ -88,6 +91,8 @@ export abstract class BaseChatbotWriter {
     if (this.#closing) return Promise.reject(new WriterClosedError());
     if (typeof sessionId !== "string" || sessionId === "") return Promise.reject(new PayloadError("session_id is required"));
     if (!Array.isArray(actions)) return Promise.reject(new PayloadError("actions must be an array"));
+    const badId = conversationId ? conversationIdProblem(conversationId) : null;
+    if (badId !== null) return Promise.reject(badId);
     this.#stats.actionsReceived += actions.length;
     return this.#engine.writeActions(conversationId || null, sessionId, actions);
   }
@@ -100,10 +105,33 @@ export abstract class BaseChatbotWriter {
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
     if (this.#closing) throw new WriterClosedError();
     if (typeof sessionId !== "string" || sessionId === "") throw new PayloadError("session_id is required");
-    if (typeof conversationId !== "string" || conversationId === "") {
-      throw new PayloadError("conversation_id is required");
-    }
-    await this.#engine.onSessionLinked(sessionId, conversationId);
+    await this.#engine.onSessionLinked(sessionId, checkConversationId(conversationId));
+  }
+
+  /**
+   * The summary overwrite step (docs/summaries.md): snapshots the session's delivered notes whose
+   * actions all lie in `coverage`, posts `formatChatbotNoteHeader(sessionId, now)` + `summary` as
+   * a note on the session's ordered delivery (after what it already owes, with its own
+   * idempotency key), and only once the platform confirmed that note redacts exactly the
+   * snapshot through `redactPart`, retrying failed redactions with backoff. A summary that is
+   * dead-lettered redacts nothing. Resolves once queued (`status: "queued"`), or at once with
+   * `status: "unlinked"` when the session has no conversation (nothing is posted).
+   * @throws PayloadError for an empty session id or summary; WriterClosedError after close();
+   *   Error when the delivery engine does not support summaries.
+   */
+  async postSummary(sessionId: string, summary: string, coverage: SummaryCoverage): Promise<SummaryOutcome> {
+    if (this.#closing) throw new WriterClosedError();
+    if (typeof sessionId !== "string" || sessionId === "") throw new PayloadError("session_id is required");
+    if (typeof summary !== "string" || summary.trim() === "") throw new PayloadError("summary must be a non-empty string");
+    if (coverage === null || typeof coverage !== "object") throw new PayloadError("coverage must be { sequences } or { latestActions }");
+    if (this.#engine.summarize === undefined) throw new Error("this delivery engine does not support summaries");
+    const body = formatSummaryNote(sessionId, summary, this.options.now() / 1000);
+    return this.#engine.summarize({ sessionId, body, coverage });
+  }
+
+  /** Whether this writer's delivery engine can run the summary overwrite step ({@link postSummary}). */
+  get supportsSummaries(): boolean {
+    return this.#engine.summarize !== undefined;
   }
 
   /** Posts every owed or debounced note now; resolves when those posts have settled. */
@@ -218,6 +246,14 @@ export abstract class BaseChatbotWriter {
     }
   }
 
+  async #redact(conversationId: string, partId: string): Promise<void> {
+    try {
+      await this.redactPart(conversationId, partId);
+    } catch (error) {
+      throw error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
   #reportDeadLetter(letter: DeadLetter): void {
     this.#stats.deadLettered++;
     this.#stats.deadLetteredActions += letter.actions.length;
@@ -238,7 +274,8 @@ export abstract class BaseChatbotWriter {
 
   #log(level: "debug" | "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void {
     try {
-      this.options.logger[level]?.(message, fields);
+      const logger = this.options.logger;
+      logger[level]?.(message, fields);
     } catch {
       // A broken logger must not break delivery.
     }

@@ -1,38 +1,64 @@
 import type { DeadLetter } from "./events.js";
 
 /**
- * The bounded, in-process list of undelivered notes. Bounded because an outage must not exhaust
- * memory; every eviction is counted in the writer's stats, and every entry was logged and emitted
- * as a `dead-lettered` event when it arrived, so nothing leaves silently.
+ * The memory engine's bounded list of undelivered notes. Bounded by count and by bytes (each
+ * letter's JSON length) because an outage must not exhaust memory; every eviction is counted in
+ * the writer's stats, and every entry was logged and emitted as a `dead-lettered` event when it
+ * arrived, so nothing leaves silently.
  */
 export class DeadLetterStore {
-  #entries: DeadLetter[] = [];
-  readonly #capacity: number;
+  #entries: Array<{ letter: DeadLetter; bytes: number }> = [];
+  #bytes = 0;
+  readonly #maxCount: number;
+  readonly #maxBytes: number;
 
-  constructor(capacity: number) {
-    this.#capacity = capacity;
+  constructor(maxCount: number, maxBytes: number) {
+    this.#maxCount = maxCount;
+    this.#maxBytes = maxBytes;
   }
 
   get size(): number {
     return this.#entries.length;
   }
 
-  /** Adds an entry; returns how many old entries were evicted to make room. */
+  /** Bytes held now (the letters' JSON). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Adds an entry; returns how many old entries (possibly this one, if alone too large) were evicted. */
   add(letter: DeadLetter): number {
-    this.#entries.push(letter);
-    const excess = this.#entries.length - this.#capacity;
-    if (excess <= 0) return 0;
-    this.#entries.splice(0, excess);
-    return excess;
+    const bytes = JSON.stringify(letter).length;
+    this.#entries.push({ letter, bytes });
+    this.#bytes += bytes;
+    let evicted = 0;
+    while (this.#entries.length > 0 && (this.#entries.length > this.#maxCount || this.#bytes > this.#maxBytes)) {
+      this.#bytes -= (this.#entries.shift() as { bytes: number }).bytes;
+      evicted++;
+    }
+    return evicted;
   }
 
-  list(): readonly DeadLetter[] {
-    return [...this.#entries];
+  list(): DeadLetter[] {
+    return this.#entries.map((e) => e.letter);
   }
 
-  take(): DeadLetter[] {
-    const entries = this.#entries;
-    this.#entries = [];
-    return entries;
+  /** Removes and returns the entries with these ids (all when `ids` is omitted), oldest first. */
+  take(ids?: readonly string[]): DeadLetter[] {
+    if (ids === undefined) {
+      const all = this.list();
+      this.#entries = [];
+      this.#bytes = 0;
+      return all;
+    }
+    const wanted = new Set(ids);
+    const taken: DeadLetter[] = [];
+    this.#entries = this.#entries.filter((e) => {
+      if (!wanted.has(e.letter.id)) return true;
+      taken.push(e.letter);
+      this.#bytes -= e.bytes;
+      return false;
+    });
+    return taken;
   }
 }

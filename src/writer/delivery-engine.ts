@@ -3,6 +3,7 @@ import type { CloseSummary, DeadLetter, WriterEventEmitter } from "./events.js";
 import type { ResolvedWriterOptions } from "./options.js";
 import type { RetryDecision } from "./retry-policy.js";
 import type { WriterStats } from "./stats.js";
+import type { SequenceRange } from "./note-records.js";
 
 /** What one `writeActions` call did with its actions. */
 export interface WriteOutcome {
@@ -12,6 +13,42 @@ export interface WriteOutcome {
   duplicates: number;
   /** Pre-link actions that fell out of the window on this arrival (older ones included). */
   trimmed: number;
+  /**
+   * The actions new to the session (the batch without its duplicates), in batch order, when the
+   * engine reports them: what a summarizer should read. The caller's own objects.
+   */
+  newActions?: readonly NoteAction[];
+  /**
+   * The sequence number of the last new action: `newActions[i]` is number
+   * `lastSequence - newActions.length + 1 + i` in its session. A session's numbers are never
+   * reused, even after its bookkeeping expired. Absent when the engine does not number actions.
+   */
+  lastSequence?: number;
+}
+
+/** What a summary condenses: explicit sequence ranges, or the session's latest accepted actions. */
+export type SummaryCoverage =
+  | { readonly sequences: readonly SequenceRange[] }
+  /** The last `latestActions` actions the session accepted before this summary (a connector summary's `replaces`). */
+  | { readonly latestActions: number };
+
+/** A summary note for the engine to post and follow with the redactions it makes safe. */
+export interface SummaryRequest {
+  readonly sessionId: string;
+  /** The whole note body (header and prose). */
+  readonly body: string;
+  readonly coverage: SummaryCoverage;
+}
+
+/** What `summarize` did. */
+export interface SummaryOutcome {
+  /** `queued`: the note goes out after what the session already owes; `unlinked`: no conversation to post to, nothing done. */
+  status: "queued" | "unlinked";
+  conversationId: string | null;
+  /** Notes that will be redacted once the summary is confirmed (the snapshot). */
+  snapshot: number;
+  /** The summary note's idempotency key (stable over its retries); "" when not queued. */
+  key: string;
 }
 
 /** What `redriveDeadLetters` did. */
@@ -22,6 +59,8 @@ export interface RedriveOutcome {
   actions: number;
   /** Ids asked for that were not (or no longer) in the dead-letter list. */
   missing: string[];
+  /** Letters left in the list because their session has no conversation to take them now. */
+  skipped: string[];
 }
 
 /**
@@ -46,6 +85,8 @@ export interface DeliveryHost {
    * is when the note was first tried (epoch ms), which bounds throttled holds (`maxHoldMs`).
    */
   decide(error: unknown, failedAttempts: number, heldSinceMs: number): RetryDecision;
+  /** Calls the platform's `redactPart`; a thrown error means "not redacted". */
+  redact(conversationId: string, partId: string, sessionId: string): Promise<void>;
   /** Logs, counts and emits a dead letter the engine has recorded. */
   reportDeadLetter(letter: DeadLetter): void;
   log(level: "debug" | "info" | "warn" | "error", message: string, fields: Record<string, unknown>): void;
@@ -88,10 +129,21 @@ export interface DeliveryEngine {
   takeDeadLetters(): Promise<DeadLetter[]>;
   /**
    * Queues the actions of the given dead letters (all when `ids` is omitted) again, for the
-   * session's current conversation (or its pre-link buffer when unlinked), bypassing dedupe, and
-   * removes those letters. A note that fails again is dead-lettered again.
+   * session's current conversation, bypassing dedupe, and removes those letters. Letters of a
+   * session with no conversation now stay (`skipped`): a pre-link buffer would trim them as too
+   * old. A note that fails again is dead-lettered again.
    */
   redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome>;
+  /**
+   * The summary overwrite step (docs/summaries.md). Takes the snapshot now: the session's
+   * delivered notes, in the conversation the summary goes to, whose actions ALL lie in the
+   * coverage. Queues the summary note on the session's ordered delivery, after what the session
+   * already owes, with its own idempotency key; once the platform confirms it, redacts exactly
+   * the snapshot (one call at a time per session, retried with backoff). A summary that is
+   * dead-lettered redacts nothing and its snapshot becomes redactable by a later summary.
+   * Engines that cannot do it yet leave it out; the writer then refuses summaries.
+   */
+  summarize?(request: SummaryRequest): Promise<SummaryOutcome>;
   /** Dead letters held now (memory: exact; Redis: the shared list's length as last seen). */
   readonly deadLetterCount: number;
   /** Forgets sessions idle past their expiry; returns how many. */

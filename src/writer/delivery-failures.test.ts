@@ -57,19 +57,23 @@ describe("a failing platform", () => {
     expect(deliveredLines(writer)).toEqual(["a", ...Array.from({ length: 10 }, (_, i) => `b${i}`)]);
   });
 
-  it("times out a hanging post, aborts it, retries it, and delivers", async () => {
-    writer = createTestWriter({ postTimeoutMs: 2000, retry: { baseDelayMs: 500, jitter: 0 } });
-    writer.hangNext();
+  it("waits for a call past postTimeoutMs instead of starting a second one: a late success counts, order holds", async () => {
+    const warnings: string[] = [];
+    writer = createTestWriter({ postTimeoutMs: 2000, retry: { baseDelayMs: 500, jitter: 0 }, logger: { warn: (m) => warnings.push(m) } });
+    writer.delayNext(5000);
     await writer.writeActions("c", "s", [slim("a", T0)]);
-    await vi.advanceTimersByTimeAsync(150 + 1999);
+    await vi.advanceTimersByTimeAsync(150 + 2001);
+    expect(warnings.some((w) => w.includes("postTimeoutMs"))).toBe(true);
+    await writer.writeActions("c", "s", [slim("b", T0 + 1)]);
+    await vi.advanceTimersByTimeAsync(2000);
+    // Past the timeout and past the next note's debounce: still one call, the slow one.
     expect(writer.calls).toHaveLength(1);
-    // Timed out at 2 s: the call's signal aborts it (so it settles), and the retry follows 0.5 s later.
-    await vi.advanceTimersByTimeAsync(1 + 499);
-    expect(writer.calls).toHaveLength(1);
-    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(1000);
     await writer.onIdle();
-    expect(writer.calls.map((c) => c.outcome)).toEqual(["hung", "delivered"]);
-    expect(writer.calls[1]?.attempt).toBe(2);
+    expect(writer.calls.map((c) => c.outcome)).toEqual(["delivered", "delivered"]);
+    expect(deliveredLines(writer)).toEqual(["a", "b"]);
+    expect(writer.maxConcurrentPerSession).toBe(1);
+    expect(writer.stats()).toMatchObject({ retries: 0, postFailures: 0, notesPosted: 2 });
   });
 
   it("dead-letters the actions after the retry budget, visibly (event + API + stats)", async () => {

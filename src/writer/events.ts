@@ -1,7 +1,7 @@
 import type { BufferedAction } from "./action-buffer.js";
 
 /** Which pipeline produced a note. */
-export type NoteKind = "flush" | "debounced";
+export type NoteKind = "flush" | "debounced" | "summary";
 
 /** Why actions ended in the dead letter instead of a conversation. */
 export type DeadLetterReason = "retries_exhausted" | "permanent_error" | "conversation_gone" | "hold_expired" | "shutdown";
@@ -57,6 +57,23 @@ export interface WriterEvents {
   duplicates: { sessionId: string; count: number };
   /** A session was linked to a conversation; `bufferedActions` go out in the flush note. */
   linked: { sessionId: string; conversationId: string; bufferedActions: number };
+  /** A summary note was confirmed; `redactions` notes of its snapshot are redacted next. */
+  "summary-delivered": { sessionId: string; conversationId: string; partId: string | null; redactions: number; attempt: number };
+  /** A summary note was dead-lettered: nothing of its snapshot is redacted. */
+  "summary-failed": { sessionId: string; conversationId: string; reason: DeadLetterReason; error: string; snapshot: number };
+  /** A note covered by a confirmed summary was redacted. */
+  redacted: { sessionId: string; conversationId: string; partId: string; attempt: number };
+  /** A redaction failed and is tried again after `delayMs`. */
+  "redaction-retrying": { sessionId: string; conversationId: string; partId: string; attempt: number; delayMs: number; error: string };
+  /** A redaction was given up (budget spent, a permanent error, or the close bound): the note stays, beside its summary. */
+  "redaction-failed": {
+    sessionId: string;
+    conversationId: string;
+    partId: string;
+    attempts: number;
+    reason: "retries_exhausted" | "permanent_error" | "conversation_gone" | "hold_expired" | "shutdown";
+    error: string;
+  };
   /** `close()` finished. */
   closed: CloseSummary;
 }

@@ -5,3 +5,5 @@ export type { BufferedAction } from "./action-buffer.js";
 export type { CloseSummary, DeadLetter, DeadLetterReason, NoteKind, WriterEvents } from "./events.js";
 export type { WriterStats } from "./stats.js";
 export { decideRetry, retryAfterHint, type RetryDecision } from "./retry-policy.js";
+export type { SummaryCoverage, SummaryOutcome, WriteOutcome, RedriveOutcome } from "./delivery-engine.js";
+export type { SequenceRange } from "./note-records.js";

@@ -1,36 +1,58 @@
-import { randomUUID } from "node:crypto";
 import { WriterClosedError } from "../errors.js";
-import { formatNoteColumns } from "../note/format.js";
 import type { NoteAction } from "../payloads/types.js";
 import { ActionBuffer } from "./action-buffer.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
-import type { DeliveryEngine, DeliveryHost, RedriveOutcome, WriteOutcome } from "./delivery-engine.js";
-import type { CloseSummary, DeadLetter, DeadLetterReason, NoteKind } from "./events.js";
-import { isBusy, newSessionDelivery, type SessionDelivery } from "./session-delivery.js";
-import { startHousekeeping, TimerOwner } from "./timers.js";
+import type { DeliveryEngine, DeliveryHost, RedriveOutcome, SummaryOutcome, SummaryRequest, WriteOutcome } from "./delivery-engine.js";
+import type { CloseSummary, DeadLetter } from "./events.js";
+import { selectRedrive } from "./memory-dead-letters.js";
+import type { MemoryEngineState } from "./memory-engine-state.js";
+import { admit, link, trimPrelink } from "./memory-intake.js";
+import { abandon, addPending, makeDue, pump } from "./memory-posting-queue.js";
+import { coverageRanges, queueSummary } from "./memory-summaries.js";
+import { RedactionLane } from "./redaction-lane.js";
+import { isBusy, newSessionDelivery, owedActions, owedSummaries, type SessionDelivery } from "./session-delivery.js";
+import { resolvesWithin, startHousekeeping, TimerOwner } from "./timers.js";
+
+const NOTHING: WriteOutcome = Object.freeze({ accepted: 0, duplicates: 0, trimmed: 0 });
 
 /**
- * The in-process delivery engine (the default): buffers, debounce timers and part ids live in
- * this process's memory and are lost with it. The policy is described in docs/delivery-policy.md.
+ * The in-process delivery engine (the default): buffers, debounce timers, part ids, dedupe ids
+ * and dead letters live in this process's memory and are lost with it. The policy, shared with
+ * the Redis engine, is described in docs/delivery-policy.md.
+ *
+ * This class holds the sessions and the public API; the policy's steps live beside it:
+ * intake (dedupe, pre-link window, link/unlink) in memory-intake.ts, the per-session posting
+ * queue in memory-posting-queue.ts, summaries in memory-summaries.ts, dead letters and redrive
+ * in memory-dead-letters.ts; what they share is {@link MemoryEngineState}.
  */
 export class MemoryDelivery implements DeliveryEngine {
   readonly #host: DeliveryHost;
+  readonly #engine: MemoryEngineState;
   readonly #sessions = new Map<string, SessionDelivery>();
-  readonly #timers: TimerOwner;
-  readonly #dead: DeadLetterStore;
-  #inFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #sweepTimer: NodeJS.Timeout | undefined;
-  #closing = false;
-  #abandoning = false;
+  /**
+   * Highest action sequence number issued to any session: a session (re)created after its
+   * bookkeeping expired numbers its actions from here, so a number is never reused for a session.
+   */
+  #sequenceFloor = 0;
 
   constructor(host: DeliveryHost) {
     this.#host = host;
-    this.#dead = new DeadLetterStore(host.options.maxDeadLetters);
-    this.#timers = new TimerOwner(
+    const timers = new TimerOwner(
       (error) => host.log("error", "internal error in a delivery timer", { error: String(error) }),
       () => this.#checkIdle(),
     );
+    const redactions = new RedactionLane(host, timers, {
+      begin: () => this.#engine.inFlight++,
+      end: () => {
+        this.#engine.inFlight--;
+        this.#checkIdle();
+      },
+      abandoning: () => this.#engine.abandoning,
+    });
+    const dead = new DeadLetterStore(host.options.maxDeadLetters, host.options.maxDeadLetterBytes);
+    this.#engine = { host, timers, dead, redactions, inFlight: 0, closing: false, abandoning: false, checkIdle: () => this.#checkIdle() };
   }
 
   get sessionCount(): number {
@@ -38,63 +60,71 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#engine.inFlight;
   }
 
   get deadLetterCount(): number {
-    return this.#dead.size;
-  }
-
-  async deadLetters(): Promise<DeadLetter[]> {
-    return [...this.#dead.list()];
-  }
-
-  async takeDeadLetters(): Promise<DeadLetter[]> {
-    return this.#dead.take();
-  }
-
-  async redriveDeadLetters(_ids?: readonly string[]): Promise<RedriveOutcome> {
-    return { requeued: 0, actions: 0, missing: [] };
+    return this.#engine.dead.size;
   }
 
   writeActions(conversationId: string | null, sessionId: string, actions: readonly NoteAction[]): Promise<WriteOutcome> {
-    if (this.#closing) return Promise.reject(new WriterClosedError());
+    const engine = this.#engine;
+    if (engine.closing) return Promise.reject(new WriterClosedError());
+    if (actions.length === 0) return Promise.resolve(NOTHING);
     const now = this.#host.options.now();
     const s = this.#session(sessionId, now);
-    const target = conversationId || s.conversationId;
-    if (target) {
-      if (s.conversationId !== target) this.#link(s, target, now);
-      if (actions.length > 0) this.#addPending(s, actions, now);
-      return Promise.resolve({ accepted: actions.length, duplicates: 0, trimmed: 0 });
+    const { fresh, duplicates } = admit(engine, s, actions, now);
+    // Numbers for the summary overwrite step: one counter per session, no allocation per action.
+    const firstSeq = s.sequence + 1;
+    s.sequence += fresh.length;
+    if (s.sequence > this.#sequenceFloor) this.#sequenceFloor = s.sequence;
+    // A write makes only the first link; re-linking is onSessionLinked's (a caller holding an
+    // older session state must not move the session back), and a gone conversation stays gone.
+    if (s.conversationId === null && conversationId !== null && conversationId !== s.goneConversation) {
+      link(engine, s, conversationId, now);
+      pump(engine, s);
+    }
+    if (s.conversationId !== null) {
+      if (fresh.length > 0) addPending(engine, s, fresh, firstSeq);
+      return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0, newActions: fresh, lastSequence: s.sequence });
     }
     const prelink = (s.prelink ??= new ActionBuffer());
-    prelink.append(actions, now / 1000);
-    const trimmed = prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
-    this.#host.stats.actionsTrimmed += trimmed;
-    return Promise.resolve({ accepted: actions.length, duplicates: 0, trimmed });
+    prelink.append(fresh, now / 1000, firstSeq);
+    const trimmed = trimPrelink(engine, s, now);
+    return Promise.resolve({ accepted: fresh.length, duplicates, trimmed, newActions: fresh, lastSequence: s.sequence });
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {
-    if (this.#closing) throw new WriterClosedError();
+    if (this.#engine.closing) throw new WriterClosedError();
     const now = this.#host.options.now();
     const s = this.#session(sessionId, now);
-    if (s.conversationId !== conversationId) this.#link(s, conversationId, now);
+    if (s.conversationId === conversationId) return;
+    if (s.conversationId === null) {
+      link(this.#engine, s, conversationId, now);
+      pump(this.#engine, s);
+      return;
+    }
+    // A re-link: whatever is still owed, a note waiting for its retry included, goes to the new one.
+    s.conversationId = conversationId;
+    this.#host.events.emit("linked", { sessionId, conversationId, bufferedActions: 0 });
+    pump(this.#engine, s);
   }
 
   async flush(): Promise<void> {
     // Wait for what is owed now, not for actions that keep arriving: a continuous stream would
     // otherwise keep a flush pending forever.
-    const owed: Array<[SessionDelivery, number]> = [];
+    const owed: Array<[SessionDelivery, number, number]> = [];
     for (const s of this.#sessions.values()) {
-      const count = (s.flush?.length ?? 0) + (s.pending?.length ?? 0) + s.inFlightActions;
-      if (count > 0) owed.push([s, s.settledActions + count]);
-      this.#makeDue(s);
+      const count = owedActions(s);
+      const summaries = owedSummaries(s);
+      if (count > 0 || summaries > 0) owed.push([s, s.settledActions + count, s.settledSummaries + summaries]);
+      makeDue(this.#engine, s);
     }
     this.#checkIdle();
     await Promise.all(
-      owed.map(async ([s, target]) => {
+      owed.map(async ([s, target, summaries]) => {
         // A note waiting for its retry is not posting: its attempt has settled, so flush stops there.
-        while (s.settledActions < target && s.posting !== null) await s.posting;
+        while ((s.settledActions < target || s.settledSummaries < summaries) && s.posting !== null) await s.posting;
       }),
     );
   }
@@ -105,30 +135,79 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 
   async getPartIds(sessionId: string): Promise<string[]> {
-    return [...(this.#sessions.get(sessionId)?.partIds ?? [])];
+    return [...(this.#sessions.get(sessionId)?.records?.partIds ?? [])];
   }
 
   async takePartIds(sessionId: string): Promise<string[]> {
     const s = this.#sessions.get(sessionId);
-    const ids = s?.partIds ?? [];
-    if (s) s.partIds = null;
+    const ids = [...(s?.records?.partIds ?? [])];
+    if (s) s.records = null;
     return ids;
+  }
+
+  async summarize(request: SummaryRequest): Promise<SummaryOutcome> {
+    if (this.#engine.closing) throw new WriterClosedError();
+    const s = this.#sessions.get(request.sessionId);
+    const conversationId = s?.conversationId ?? null;
+    if (s === undefined || conversationId === null) {
+      this.#host.stats.summariesSkipped++;
+      this.#host.log("info", "summary of a session without a conversation; not posted", { sessionId: request.sessionId });
+      return { status: "unlinked", conversationId: null, snapshot: 0, key: "" };
+    }
+    s.lastActivityAt = this.#host.options.now();
+    const ranges = coverageRanges(request.coverage, s.sequence);
+    // The snapshot is taken now: a note delivered from here on is never part of it.
+    const snapshot = s.records?.takeCovered(conversationId, ranges) ?? [];
+    const note = queueSummary(s, request.body, snapshot);
+    pump(this.#engine, s);
+    return { status: "queued", conversationId, snapshot: snapshot.length, key: note.key };
   }
 
   async linkedConversation(sessionId: string): Promise<string | null> {
     return this.#sessions.get(sessionId)?.conversationId ?? null;
   }
 
+  async deadLetters(): Promise<DeadLetter[]> {
+    return this.#engine.dead.list();
+  }
+
+  async takeDeadLetters(): Promise<DeadLetter[]> {
+    return this.#engine.dead.take();
+  }
+
+  async redriveDeadLetters(ids?: readonly string[]): Promise<RedriveOutcome> {
+    if (this.#engine.closing) throw new WriterClosedError();
+    // Only a session whose conversation this process knows can take them now; the rest stay.
+    const { outcome, chosen } = selectRedrive(this.#engine.dead.list(), ids, (sid) => this.#sessions.get(sid)?.conversationId != null);
+    const now = this.#host.options.now();
+    for (const letter of this.#engine.dead.take(chosen)) {
+      const s = this.#session(letter.sessionId, now);
+      if (letter.kind === "summary") {
+        // Posted again, with nothing to redact.
+        queueSummary(s, letter.body, []);
+        pump(this.#engine, s);
+        outcome.requeued++;
+        continue;
+      }
+      // Straight into the pending note, past dedupe: these actions were accepted once already.
+      (s.pending ??= new ActionBuffer()).append(letter.actions, now / 1000);
+      s.due = true;
+      outcome.requeued++;
+      outcome.actions += letter.actions.length;
+      pump(this.#engine, s);
+    }
+    return outcome;
+  }
+
   pruneIdleSessions(): number {
-    const { now: clock, preLinkWindowMs, sessionIdleTtlMs } = this.#host.options;
+    const { now: clock, sessionIdleTtlMs } = this.#host.options;
     const now = clock();
-    const cutoffSeconds = (now - preLinkWindowMs) / 1000;
     let removed = 0;
     let expiredActions = 0;
     for (const [id, s] of this.#sessions) {
       if (isBusy(s)) continue;
       if (s.prelink !== null) {
-        this.#host.stats.actionsTrimmed += s.prelink.trimOlderThan(cutoffSeconds);
+        trimPrelink(this.#engine, s, now);
         if (s.prelink.length === 0) s.prelink = null;
       }
       const holdsSomething = s.conversationId !== null || s.prelink !== null;
@@ -146,20 +225,28 @@ export class MemoryDelivery implements DeliveryEngine {
   }
 
   async close(): Promise<CloseSummary> {
-    this.#closing = true;
+    const engine = this.#engine;
+    engine.closing = true;
     this.#stopSweep();
     const deadLetteredBefore = this.#host.stats.deadLettered;
-    for (const s of this.#sessions.values()) this.#makeDue(s);
-    if (!(await this.#idleWithin(this.#host.options.closeTimeoutMs))) {
-      this.#abandoning = true;
+    for (const s of this.#sessions.values()) makeDue(engine, s);
+    let unconfirmed = 0;
+    if (!(await resolvesWithin(this.onIdle(), this.#host.options.closeTimeoutMs))) {
+      // The bound is reached: nothing more is awaited. What is owed goes to the dead letter;
+      // a call still unsettled may have landed, which its letter says.
+      engine.abandoning = true;
       for (const s of this.#sessions.values()) {
-        this.#timers.clearAll(s.timers);
-        this.#pump(s);
+        engine.timers.clearAll(s.timers);
+        unconfirmed += abandon(engine, s);
+        engine.redactions.abandon(s);
       }
     }
-    await this.onIdle();
     const summary: CloseSummary = {
-      deadLettered: this.#host.stats.deadLettered - deadLetteredBefore, unconfirmed: 0, leftInRedis: 0, unlinkedActions: 0, unlinkedSessions: 0,
+      deadLettered: this.#host.stats.deadLettered - deadLetteredBefore,
+      unconfirmed,
+      leftInRedis: 0,
+      unlinkedActions: 0,
+      unlinkedSessions: 0,
     };
     for (const s of this.#sessions.values()) {
       if (s.prelink === null || s.prelink.length === 0) continue;
@@ -172,7 +259,7 @@ export class MemoryDelivery implements DeliveryEngine {
   #session(sessionId: string, now: number): SessionDelivery {
     let s = this.#sessions.get(sessionId);
     if (s === undefined) {
-      s = newSessionDelivery(sessionId, now);
+      s = newSessionDelivery(sessionId, now, this.#sequenceFloor);
       this.#sessions.set(sessionId, s);
       this.#sweepTimer ??= startHousekeeping(
         this.#host.options.sweepIntervalMs,
@@ -185,172 +272,8 @@ export class MemoryDelivery implements DeliveryEngine {
     return s;
   }
 
-  #link(s: SessionDelivery, conversationId: string, now: number): void {
-    const first = s.conversationId === null;
-    s.conversationId = conversationId;
-    let buffered = 0;
-    if (first && s.prelink !== null) {
-      // The flush note carries the window before the link, even if the last arrival was long ago.
-      this.#host.stats.actionsTrimmed += s.prelink.trimOlderThan((now - this.#host.options.preLinkWindowMs) / 1000);
-      buffered = s.prelink.length;
-      if (buffered > 0) s.flush = s.prelink;
-      s.prelink = null;
-    }
-    this.#host.events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
-    this.#pump(s);
-  }
-
-  #addPending(s: SessionDelivery, actions: readonly NoteAction[], now: number): void {
-    (s.pending ??= new ActionBuffer()).append(actions, now / 1000);
-    if (this.#timers.refresh(s.timers, "debounce")) return;
-    const onDue = () => this.#makeDue(s);
-    this.#timers.start(s.timers, "debounce", this.#host.options.postLinkDebounceMs, onDue);
-    this.#timers.ensure(s.timers, "maxWait", this.#host.options.maxWaitMs, onDue);
-  }
-
-  /** The session's debounce (or max-wait) ended, or a flush/close asks for its note now. */
-  #makeDue(s: SessionDelivery): void {
-    this.#timers.clear(s.timers, "debounce");
-    this.#timers.clear(s.timers, "maxWait");
-    if (s.pending !== null && s.pending.length > 0) s.due = true;
-    this.#pump(s);
-  }
-
-  /** Starts the session's next post when nothing blocks it. One post per session at a time. */
-  #pump(s: SessionDelivery): void {
-    if (s.posting !== null || s.timers.retry !== undefined || s.conversationId === null) return;
-    if (this.#abandoning) {
-      this.#abandon(s);
-    } else if (s.flush !== null && s.flush.length > 0) {
-      this.#post(s, "flush", s.flush);
-    } else if (s.pending !== null && s.pending.length > 0 && (s.due || this.#closing)) {
-      this.#post(s, "debounced", s.pending);
-    }
-  }
-
-  #post(s: SessionDelivery, kind: NoteKind, source: ActionBuffer): void {
-    const { maxNoteActions, maxNoteChars } = this.#host.options;
-    const batch = source.takeNote(maxNoteActions, maxNoteChars);
-    if (kind === "flush" && source.length === 0) s.flush = null;
-    if (kind === "debounced") s.due = source.length > 0;
-    const conversationId = s.conversationId as string;
-    const body = this.#format(s, kind, batch);
-    this.#inFlight++;
-    s.inFlightActions = batch.length;
-    s.posting = this.#deliver(s, kind, batch, conversationId, body);
-  }
-
-  async #deliver(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string): Promise<void> {
-    const attempt = s.failedAttempts + 1;
-    const started = this.#host.options.now();
-    try {
-      const partId = await this.#host.post({ conversationId, body, sessionId: s.sessionId, attempt, idempotencyKey: randomUUID() });
-      s.failedAttempts = 0;
-      s.settledActions += batch.length;
-      if (partId !== null) (s.partIds ??= []).push(partId);
-      this.#host.stats.notesPosted++;
-      this.#host.stats.actionsDelivered += batch.length;
-      if (this.#host.events.has("delivered")) {
-        const durationMs = this.#host.options.now() - started;
-        this.#host.events.emit("delivered", { sessionId: s.sessionId, conversationId, partId, kind, actionCount: batch.length, attempt, durationMs });
-      }
-    } catch (error) {
-        this.#onPostFailed(s, kind, batch, conversationId, body, error, started);
-    } finally {
-      s.posting = null;
-      s.inFlightActions = 0;
-      s.lastActivityAt = this.#host.options.now();
-      this.#inFlight--;
-      this.#pump(s);
-      this.#checkIdle();
-    }
-  }
-
-  #onPostFailed(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer, conversationId: string, body: string, error: unknown, started: number): void {
-    const decision = this.#abandoning ? ({ kind: "give-up", reason: "shutdown" } as const) : this.#host.decide(error, s.failedAttempts + 1, started);
-    // A hold the writer put on itself (throttling) is not a failure and spends no retry budget.
-    if (decision.kind === "give-up" || decision.counted) {
-      s.failedAttempts++;
-      this.#host.stats.postFailures++;
-    } else {
-      this.#host.stats.throttled++;
-    }
-    if (decision.kind === "give-up") {
-      this.#deadLetter(s, kind, batch, conversationId, body, decision.reason, error);
-      return;
-    }
-    // The failed note goes back ahead of anything that arrived meanwhile: order is kept, and the
-    // newer actions join the next attempt.
-    if (kind === "flush") {
-      if (s.flush === null) s.flush = batch;
-      else s.flush.prependBuffer(batch);
-    } else {
-      (s.pending ??= new ActionBuffer()).prependBuffer(batch);
-      s.due = true;
-    }
-    if (decision.counted) this.#host.stats.retries++;
-    this.#timers.start(s.timers, "retry", decision.delayMs, () => this.#pump(s));
-    this.#host.events.emit("retrying", { sessionId: s.sessionId, conversationId, kind, attempt: s.failedAttempts, delayMs: decision.delayMs, error });
-  }
-
-  #deadLetter(
-    s: SessionDelivery,
-    kind: NoteKind,
-    batch: ActionBuffer,
-    conversationId: string,
-    body: string,
-    reason: DeadLetterReason,
-    error: unknown,
-  ): void {
-    const letter: DeadLetter = {
-      id: randomUUID(),
-      sessionId: s.sessionId,
-      conversationId,
-      reason,
-      error: error instanceof Error ? error.message : String(error),
-      attempts: s.failedAttempts,
-      kind,
-      actions: batch.toActions(),
-      body,
-      at: this.#host.options.now(),
-    };
-    this.#host.stats.deadLettersEvicted += this.#dead.add(letter);
-    this.#host.reportDeadLetter(letter);
-    s.settledActions += batch.length;
-    s.failedAttempts = 0;
-  }
-
-  /** After the close deadline: whatever is not in flight goes to the dead letter. */
-  #abandon(s: SessionDelivery): void {
-    for (const kind of ["flush", "debounced"] as const) {
-      const source = kind === "flush" ? s.flush : s.pending;
-      if (source === null || source.length === 0) continue;
-      const batch = new ActionBuffer();
-      batch.appendBuffer(source);
-      const body = this.#format(s, kind, batch);
-      this.#deadLetter(s, kind, batch, s.conversationId as string, body, "shutdown", "close() timed out before delivery");
-    }
-    s.flush = null;
-    s.due = false;
-  }
-
-  #format(s: SessionDelivery, kind: NoteKind, batch: ActionBuffer): string {
-    const binSeconds = kind === "flush" ? this.#host.options.binSeconds : 0;
-    return formatNoteColumns(s.sessionId, batch.descriptions, batch.starts, binSeconds, this.#host.options.now() / 1000);
-  }
-
-  async #idleWithin(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    try {
-      return await Promise.race([this.onIdle().then(() => true as const), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   #isIdle(): boolean {
-    return this.#inFlight === 0 && this.#timers.active === 0;
+    return this.#engine.inFlight === 0 && this.#engine.timers.active === 0;
   }
 
   #checkIdle(): void {
@@ -365,7 +288,6 @@ export class MemoryDelivery implements DeliveryEngine {
     this.#sweepTimer = undefined;
   }
 }
-
 
 /** The default engine factory. */
 export const memoryDelivery = (host: DeliveryHost): DeliveryEngine => new MemoryDelivery(host);

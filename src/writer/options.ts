@@ -37,7 +37,11 @@ export interface ChatbotWriterOptions {
   binSeconds?: number;
   /** Longest a continuous stream can postpone a post-link note, in ms. @default 2_000 */
   maxWaitMs?: number;
-  /** A platform call that has not settled by then counts as failed (and is retried), in ms. @default 10_000 */
+  /**
+   * A platform call still unsettled after this long is logged as slow (the Redis engine renews its
+   * lease); it is still awaited, never abandoned, so a session never has two calls that may land,
+   * in ms. The built-in writers end a hung request with their own `requestTimeoutMs`. @default 10_000
+   */
   postTimeoutMs?: number;
   /** Retry policy for failed posts. */
   retry?: RetryOptions;

@@ -23,6 +23,18 @@ export interface WriterStats {
   deadLetteredActions: number;
   /** Dead letters pushed out of the bounded list by newer ones. */
   deadLettersEvicted: number;
+  /** Summary notes confirmed by the platform. */
+  summariesPosted: number;
+  /** Summary notes dead-lettered (their snapshots were not redacted). */
+  summariesFailed: number;
+  /** Summaries of sessions without a conversation, not posted. */
+  summariesSkipped: number;
+  /** Notes redacted after a confirmed summary. */
+  redactions: number;
+  /** Failed redaction calls that were tried again. */
+  redactionRetries: number;
+  /** Redactions given up (budget, permanent error, close bound). */
+  redactionsFailed: number;
   /** Sessions tracked now. */
   sessions: number;
   /** Posts in flight now. */
@@ -46,6 +58,12 @@ export function emptyWriterStats(): WriterStats {
     deadLettered: 0,
     deadLetteredActions: 0,
     deadLettersEvicted: 0,
+    summariesPosted: 0,
+    summariesFailed: 0,
+    summariesSkipped: 0,
+    redactions: 0,
+    redactionRetries: 0,
+    redactionsFailed: 0,
     sessions: 0,
     inFlight: 0,
     deadLetters: 0,

@@ -7,17 +7,21 @@
  * (the idle sweep) are unref'd. Callbacks catch their own errors and report them to `onError`.
  */
 
+import { MAX_TIMER_MS } from "../option-checks.js";
+
 /** The delivery timers one session may hold. */
 export interface TimerSlots {
   debounce: NodeJS.Timeout | undefined;
   maxWait: NodeJS.Timeout | undefined;
   retry: NodeJS.Timeout | undefined;
+  /** The next try of a failed redaction. */
+  redact: NodeJS.Timeout | undefined;
 }
 
 export type TimerSlot = keyof TimerSlots;
 
 export function emptyTimerSlots(): TimerSlots {
-  return { debounce: undefined, maxWait: undefined, retry: undefined };
+  return { debounce: undefined, maxWait: undefined, retry: undefined, redact: undefined };
 }
 
 export class TimerOwner {
@@ -53,7 +57,7 @@ export class TimerOwner {
         this.#onError(error);
       }
       if (this.#active === 0) this.#onQuiet();
-    }, Math.max(0, delayMs));
+    }, clampDelay(delayMs));
   }
 
   /** Restarts a running `slot` with its original delay; false when the slot is not running. */
@@ -83,7 +87,17 @@ export class TimerOwner {
     this.clear(slots, "debounce");
     this.clear(slots, "maxWait");
     this.clear(slots, "retry");
+    this.clear(slots, "redact");
   }
+}
+
+/**
+ * A delay Node's timers can hold: from 0 to {@link MAX_TIMER_MS}. Node fires a longer (or NaN)
+ * delay after 1 ms, so an unclamped "wait a month" hint would become a call storm.
+ */
+export function clampDelay(delayMs: number): number {
+  if (!(delayMs > 0)) return 0;
+  return Math.min(delayMs, MAX_TIMER_MS);
 }
 
 /** An unref'd interval for housekeeping that must never keep a process alive. */
@@ -100,63 +114,15 @@ export function startHousekeeping(intervalMs: number, callback: () => void, onEr
 }
 
 /**
- * Settles with `work`, or rejects with `makeError()` after `timeoutMs` (calling `onTimeout`
- * with that error first). A late rejection of `work` is swallowed: the caller has moved on.
+ * Whether `work` settles within `timeoutMs`: true once it resolves, false when the bound comes
+ * first (the bound's timer is cleared either way). A rejection of `work` is passed on.
  */
-export function withTimeout<T>(
-  work: Promise<T>,
-  timeoutMs: number,
-  makeError: () => Error,
-  onTimeout: (error: Error) => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const error = makeError();
-      onTimeout(error);
-      reject(error);
-    }, timeoutMs);
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
-
-/** Waits up to `timeoutMs` for `work`: its value if it resolved in time, else `settled: false`. */
-export async function settleWithin<T>(work: Promise<T>, timeoutMs: number): Promise<{ settled: true; value: T } | { settled: false }> {
+export async function resolvesWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<{ settled: false }>((resolve) => (timer = setTimeout(() => resolve({ settled: false }), timeoutMs)));
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
-    return await Promise.race([work.then((value) => ({ settled: true as const, value }), () => ({ settled: false as const })), gaveUp]);
+    return await Promise.race([work.then(() => true as const), timedOut]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * An abort signal made only when somebody reads it. Most platform calls never look at their
- * signal and most never time out, and an AbortController costs microseconds per post.
- */
-export class LazyAbort {
-  #controller: AbortController | undefined;
-  #reason: Error | undefined;
-
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  abort(reason: Error): void {
-    this.#reason ??= reason;
-    this.#controller?.abort(reason);
   }
 }

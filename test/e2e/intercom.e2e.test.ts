@@ -104,7 +104,7 @@ describe("bridge → Intercom", () => {
   });
 
   it("retries 5xx, a reset connection and a hung request, then delivers once (fault 2)", async () => {
-    await start();
+    await start({ PLATFORM_REQUEST_TIMEOUT_MS: "2000" });
     await webhook("conversation.user.created", "conv-5xx", "ph-5xx");
     fake.faults.push({ status: 503 }, { reset: true }, { hang: true });
     await sendActions("ph-5xx", [{ index: 0, description: "survives", timestamp_start: now() }]);
@@ -146,15 +146,15 @@ describe("bridge → Intercom", () => {
       ["[".repeat(70_000), {}, 413],
     ];
     for (const [body, headers, status] of bad) {
-      const res = await fetch(`${bridge.url}/events`, { method: "POST", body, headers: { "x-connector-signature": sign.connector(body, CONNECTOR_SECRET), ...headers } });
+      const res = await fetch(`${bridge.url}/events`, { method: "POST", body, headers: { "content-type": "application/json", "x-connector-signature": sign.connector(body, CONNECTOR_SECRET), ...headers } });
       expect([body.slice(0, 15), res.status]).toEqual([body.slice(0, 15), status]);
     }
     const body = JSON.stringify({ type: "actions", session_id: "ph-sig", actions: [{ index: 0, description: "forged", timestamp_start: now() }] });
     for (const signature of [undefined, sign.connector(body, "wrong"), sign.connector(body, CONNECTOR_SECRET).replace("sha256", "sha512"), "sha256=00"]) {
-      const res = await fetch(`${bridge.url}/events`, { method: "POST", body, headers: signature ? { "x-connector-signature": signature } : {} });
+      const res = await fetch(`${bridge.url}/events`, { method: "POST", body, headers: { "content-type": "application/json", ...(signature ? { "x-connector-signature": signature } : {}) } });
       expect(res.status).toBe(401);
     }
-    const forgedHook = await fetch(`${bridge.url}/webhooks/intercom`, { method: "POST", body: "{}", headers: { "x-hub-signature": "sha1=deadbeef" } });
+    const forgedHook = await fetch(`${bridge.url}/webhooks/intercom`, { method: "POST", body: "{}", headers: { "content-type": "application/json", "x-hub-signature": "sha1=deadbeef" } });
     expect(forgedHook.status).toBe(401);
     await webhook("conversation.user.created", "conv-sig", "ph-sig");
     await new Promise((r) => setTimeout(r, 500));

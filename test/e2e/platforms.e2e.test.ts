@@ -53,6 +53,7 @@ describe("bridge → Zendesk", () => {
       ZENDESK_API_TOKEN: "zd-token",
       ZENDESK_WEBHOOK_SECRET: "zd-secret",
       ZENDESK_MIN_SPACING_MS: "500",
+      ALLOW_UNSIGNED: "true",
     });
     await post(`${bridge.url}/events`, actionsBody("ph-z", ["Opened Help"]));
     const hook = JSON.stringify({ ticket_id: 321, session_id: "ph-z" });
@@ -75,7 +76,7 @@ describe("bridge → Zendesk", () => {
 describe("bridge → home-made HTTP bot", () => {
   it("posts notes to {endpoint}/conversations/{id}/note after POST /links", async () => {
     const fake = await platform(startFakeHttpBridge({ token: "bot-token" }));
-    const bridge = await bridgeWith({ DESTINATION: "http", HTTP_BRIDGE_URL: fake.url, HTTP_BRIDGE_TOKEN: "bot-token", LINK_TOKEN: "link-token" });
+    const bridge = await bridgeWith({ DESTINATION: "http", HTTP_BRIDGE_URL: fake.url, HTTP_BRIDGE_TOKEN: "bot-token", LINK_TOKEN: "link-token", ALLOW_UNSIGNED: "true" });
     await post(`${bridge.url}/events`, actionsBody("ph-h", ["before"]));
     const link = await post(`${bridge.url}/links`, JSON.stringify({ session_id: "ph-h", conversation_id: "bot-7" }), { authorization: "Bearer link-token" });
     expect(link.status).toBe(200);
@@ -100,7 +101,7 @@ describe("two bridge processes sharing Redis", () => {
 
   it("post the same notes once each while requests alternate between them", async () => {
     const fake = await platform(startFakeIntercom({ token: "t", adminId: "1" }));
-    const env = { DESTINATION: "intercom", INTERCOM_TOKEN: "t", INTERCOM_ADMIN_ID: "1", INTERCOM_API_BASE: fake.url, REDIS_URL: redisUrl(), REDIS_KEY_PREFIX: prefix };
+    const env = { DESTINATION: "intercom", INTERCOM_TOKEN: "t", INTERCOM_ADMIN_ID: "1", INTERCOM_API_BASE: fake.url, REDIS_URL: redisUrl(), REDIS_KEY_PREFIX: prefix, ALLOW_UNSIGNED: "true" };
     const bridges = [await bridgeWith(env), await bridgeWith(env)];
     const pick = (i: number) => (bridges[i % 2] as BridgeProcess).url;
     const sessions = ["r1", "r2", "r3"];
@@ -117,11 +118,14 @@ describe("two bridge processes sharing Redis", () => {
       await Promise.all(bridges.map((b) => post(`${b.url}/webhooks/intercom`, body)));
     }
     for (const sid of sessions) for (let b = 4; b < 7; b++) await post(`${pick(turn++)}/events`, actionsBody(sid, [`${sid} post ${b}`], b));
-    await vi.waitFor(() => expect(sessions.map((s) => fake.notesIn(`conv-${s}`).length)).toEqual([2, 2, 2]), { timeout: 8000 });
+    const delivered = (sid: string) => fake.notesIn(`conv-${sid}`).map((n) => decode(n.body)).join("\n");
+    // A burst split by a slow machine may take more than one note; what matters is each action once.
+    await vi.waitFor(() => expect(sessions.every((s) => delivered(s).includes(`${s} post 6`))).toBe(true), { timeout: 8000 });
     await new Promise((r) => setTimeout(r, 500));
     for (const sid of sessions) {
       const bodies = fake.notesIn(`conv-${sid}`).map((n) => n.body);
-      expect(bodies).toHaveLength(2);
+      expect(bodies.length).toBeGreaterThanOrEqual(2);
+      expect(decode(bodies[0] ?? "")).toContain(`${sid} replayed`);
       expect(bodies[0]).toBe(intercomNoteHtml(bodies[0] === undefined ? "" : decode(bodies[0])));
       const text = bodies.map(decode).join("\n");
       for (const label of ["pre 0", "pre 1", "pre 2", "replayed", "post 4", "post 5", "post 6"]) expect(text.match(new RegExp(`${sid} ${label}`, "g"))).toHaveLength(1);
@@ -140,6 +144,11 @@ describe("SSE pull mode", () => {
     connector.send(JSON.parse(actionsBody("ph-sse", ["streamed"])) as object);
     connector.heartbeat();
     await vi.waitFor(async () => expect(JSON.stringify(await (await fetch(`${bridge.url}/inbox`)).json())).toContain("streamed"), { timeout: 5000 });
+
+    const streamMetrics = await (await fetch(`${bridge.url}/metrics`)).text();
+    expect(streamMetrics).toMatch(/^bridge_stream_connects_total 1$/m);
+    expect(streamMetrics).toMatch(/^bridge_stream_connected 1$/m);
+    expect(streamMetrics).toMatch(/^bridge_stream_heartbeats_total \d+$/m);
 
     connector.drop();
     await connector.waitForConnections(2);

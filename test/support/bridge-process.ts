@@ -3,6 +3,7 @@
  * free port, and reads its JSON logs. Needs a build (`npm test` builds first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export interface BridgeProcess {
@@ -12,6 +13,23 @@ export interface BridgeProcess {
   readonly logs: Array<Record<string, unknown>>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends `signal` without waiting. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code once the process exits. */
+  readonly exited: Promise<number | null>;
+  /** The process's resident set size now, in bytes (Linux /proc). */
+  rss(): number;
+}
+
+/** Runs the CLI expecting it to exit on its own (e.g. a refused start): its exit code and stderr. */
+export async function runBridgeToExit(env: Record<string, string>, timeoutMs = 10_000): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, "serve"], { env: { PATH: process.env.PATH ?? "", PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stderr };
 }
 
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
@@ -56,6 +74,14 @@ export async function startBridgeProcess(env: Record<string, string>, timeoutMs 
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null) child.kill(signal);
       return exited;
+    },
+    signal: (signal) => {
+      if (child.exitCode === null) child.kill(signal);
+    },
+    exited,
+    rss: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
     },
   };
 }

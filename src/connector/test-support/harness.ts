@@ -43,7 +43,7 @@ export async function startHarness(
     },
     initialBackoffMs: 20,
     maxBackoffMs: 200,
-    heartbeatTimeoutMs: 5_000,
+    silenceTimeoutMs: 5_000,
     stopTimeoutMs: 500,
     logger: { info: record("info"), warn: record("warn"), error: record("error") },
     ...overrides,

@@ -1,17 +1,32 @@
 import { BaseChatbotWriter, type PostContext } from "../../writer/base-chatbot-writer.js";
-import type { ChatbotWriterOptions } from "../../writer/options.js";
-import { requireBaseUrl, requireText } from "../config.js";
-import { platformRequest, type PlatformRequest } from "../http-status.js";
+import { requestTimeoutOf, requireBaseUrl, requireText, type PlatformWriterOptions } from "../config.js";
+import { isGoneStatus, platformRequest, type PlatformRequest } from "../http-status.js";
+import { conversationSegment, idSegment } from "../url-path.js";
+
+/**
+ * Default `Intercom-Version`: 2.16, the newest stable version in Intercom's published OpenAPI
+ * descriptions (intercom/Intercom-OpenAPI, `descriptions/2.16`). The calls this writer makes
+ * (`POST /conversations/{id}/reply` with a note, `POST /conversations/redact`) have the same
+ * request and response shapes in 2.14 and 2.16 (2.16 only adds the optional
+ * `skip_notifications`), so moving from 2.14 changes nothing on the wire, and the newest stable
+ * version stays supported longest. `skip_unsnooze` exists only in the Preview version.
+ */
+export const DEFAULT_INTERCOM_VERSION = "2.16";
 
 /** Options of {@link IntercomWriter}: the writer's options plus the Intercom app's credentials. */
-export interface IntercomWriterOptions extends ChatbotWriterOptions {
+export interface IntercomWriterOptions extends PlatformWriterOptions {
   /** Access token of the Intercom app, sent as `Authorization: Bearer …`. Required. */
   token: string;
   /** Id of the admin (teammate or bot) who authors the notes; part ids are matched against it. Required. */
   adminId: string;
   /** API root; a regional host (`https://api.eu.intercom.io`) or a stand-in. @default "https://api.intercom.io" */
   apiBase?: string;
-  /** Sent as the `Intercom-Version` header. @default "2.14" */
+  /**
+   * Sent as the `Intercom-Version` header. With `"Preview"` (formerly `"Unstable"`) notes are sent
+   * with `skip_unsnooze: true`, so they leave a snoozed conversation asleep; with any stable
+   * version a note wakes a snoozed conversation (Intercom offers no way around it there).
+   * @default {@link DEFAULT_INTERCOM_VERSION}
+   */
   version?: string;
 }
 
@@ -21,59 +36,78 @@ const PLATFORM = "Intercom";
 interface ConversationPart {
   id?: unknown;
   part_type?: unknown;
-  body?: unknown;
   author?: { id?: unknown } | null;
 }
 
 /**
  * Posts each note as an admin note in an Intercom conversation (`POST /conversations/{id}/reply`,
  * `message_type: "note"`), HTML-escaped; redacts notes with `POST /conversations/redact`.
+ *
+ * - **At-least-once.** Intercom has no idempotency key: a retry after an unknown outcome (a
+ *   timeout, a reset connection) can post a note twice.
+ * - **Snoozed conversations wake up.** A note unsnoozes a snoozed conversation unless the
+ *   version is Preview, where `skip_unsnooze: true` is sent (see {@link IntercomWriterOptions.version}).
+ * - **Closed conversations** still take notes; a deleted one (404/410) is a `ConversationGoneError`.
  */
 export class IntercomWriter extends BaseChatbotWriter {
   readonly #base: string;
   readonly #adminId: string;
   readonly #token: string;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #skipUnsnooze: boolean;
+  readonly #requestTimeoutMs: number;
 
   constructor(options: IntercomWriterOptions) {
     super(options);
     this.#token = requireText("token", options.token);
     this.#adminId = requireText("adminId", options.adminId);
     this.#base = requireBaseUrl("apiBase", options.apiBase ?? "https://api.intercom.io");
+    const version = requireText("version", options.version ?? DEFAULT_INTERCOM_VERSION);
+    this.#skipUnsnooze = supportsSkipUnsnooze(version);
+    this.#requestTimeoutMs = requestTimeoutOf(options);
     this.#headers = {
       Authorization: `Bearer ${this.#token}`,
-      "Intercom-Version": requireText("version", options.version ?? "2.14"),
+      "Intercom-Version": version,
       "Content-Type": "application/json",
       Accept: "application/json",
     };
   }
 
   protected override async postNote(conversationId: string, body: string, context: PostContext): Promise<string | null> {
-    const html = intercomNoteHtml(body);
+    const note = { message_type: "note", type: "admin", admin_id: this.#adminId, body: intercomNoteHtml(body) };
     const conversation = await this.#call({
       method: "POST",
-      url: `${this.#base}/conversations/${encodeURIComponent(conversationId)}/reply`,
-      json: { message_type: "note", type: "admin", admin_id: this.#adminId, body: html },
+      url: `${this.#base}/conversations/${conversationSegment(PLATFORM, conversationId)}/reply`,
+      json: this.#skipUnsnooze ? { ...note, skip_unsnooze: true } : note,
       signal: context.signal,
+      // A 404 about the admin (a wrong `adminId`) is a configuration error, not a deleted conversation.
+      isGone: (status, answer) => isGoneStatus(status) && !hasErrorCode(answer, "admin_not_found"),
     });
-    return newNotePartId(conversation, this.#adminId, html);
+    return newNotePartId(conversation, this.#adminId);
   }
 
   protected override async redactPart(conversationId: string, partId: string): Promise<void> {
+    conversationSegment(PLATFORM, conversationId);
+    idSegment(PLATFORM, partId, "part id");
     await this.#call({
       method: "POST",
       url: `${this.#base}/conversations/redact`,
       json: { type: "conversation_part", conversation_id: conversationId, conversation_part_id: partId },
-      // Redaction is not a post: it has no writer context, so it gets the post timeout of its own.
-      signal: AbortSignal.timeout(this.options.postTimeoutMs),
       // Already redacted, never had a body, or gone with its conversation: nothing left to blank.
       isDone: (status, answer) => status === 404 || status === 410 || hasErrorCode(answer, "conversation_part_not_redactable"),
     });
   }
 
-  #call(request: Omit<PlatformRequest, "headers" | "secrets">): Promise<unknown> {
-    return platformRequest(PLATFORM, { ...request, headers: this.#headers, secrets: [this.#token] }, this.options.now);
+  #call(request: Omit<PlatformRequest, "headers" | "secrets" | "timeoutMs">): Promise<unknown> {
+    const full = { ...request, headers: this.#headers, secrets: [this.#token], timeoutMs: this.#requestTimeoutMs };
+    return platformRequest(PLATFORM, full, this.options.now);
   }
+}
+
+/** Whether an `Intercom-Version` accepts `skip_unsnooze` on replies: only Preview (called Unstable before). */
+export function supportsSkipUnsnooze(version: string): boolean {
+  const v = version.trim().toLowerCase();
+  return v === "preview" || v === "unstable";
 }
 
 /**
@@ -91,18 +125,19 @@ function escapeHtml(line: string): string {
 }
 
 /**
- * The id of the note just posted, from the conversation Intercom answers with: the newest note
- * by our admin, preferring one whose body is ours (another integration may share the admin).
- * Falls back to the newest part of any kind; null when the answer lists none.
+ * The id of the note just posted, from the conversation Intercom answers with (documented to
+ * carry only the new part): the newest `note` part authored by our admin. Null when there is
+ * none: never another author's part, which a later redaction would blank (a customer's message).
+ * Bodies are not compared: Intercom reformats the HTML it stores.
  */
-function newNotePartId(conversation: unknown, adminId: string, html: string): string | null {
+function newNotePartId(conversation: unknown, adminId: string): string | null {
   const parts = (conversation as { conversation_parts?: { conversation_parts?: unknown } } | undefined)?.conversation_parts?.conversation_parts;
   if (!Array.isArray(parts)) return null;
-  const list = parts.filter((p): p is ConversationPart => p !== null && typeof p === "object");
+  // Matched on the author id alone: a bot admin's parts carry `author.type: "bot"`.
   const ours = (p: ConversationPart): boolean => p.part_type === "note" && p.author != null && String(p.author.id) === adminId;
-  const part = list.findLast((p) => ours(p) && p.body === html) ?? list.findLast(ours) ?? list.at(-1);
+  const part = parts.filter((p): p is ConversationPart => p !== null && typeof p === "object").findLast(ours);
   const id = part?.id;
-  return typeof id === "string" || typeof id === "number" ? String(id) : null;
+  return (typeof id === "string" && id !== "") || typeof id === "number" ? String(id) : null;
 }
 
 function hasErrorCode(answer: unknown, code: string): boolean {

@@ -8,6 +8,7 @@ export const fastWriter = {
   productId: "test",
   postLinkDebounceMs: 20,
   postTimeoutMs: 2_000,
+  requestTimeoutMs: 3_000,
   closeTimeoutMs: 2_000,
   retry: { baseDelayMs: 30, maxDelayMs: 200, jitter: 0, maxAttempts: 5 },
   logger: {},
@@ -38,6 +39,9 @@ export function actionLines(body: string): string[] {
     .filter((line) => /^\[\d+\] /.test(line))
     .map((line) => line.replace(/^\[\d+\] /, ""));
 }
+
+/** Conversation ids that must never reach a URL path (#8): each escapes or changes the path. */
+export const PATH_ESCAPING_IDS = [".", "..", "a/b", "%2e%2e", "a?b", "a#b", "a\\b"] as const;
 
 /** Polls `condition` every 5 ms; rejects after `timeoutMs`. */
 export async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {

@@ -1,11 +1,15 @@
-import { RetryableDeliveryError } from "../../errors.js";
+import { PermanentDeliveryError, RetryableDeliveryError } from "../../errors.js";
 import { BaseChatbotWriter, type PostContext } from "../../writer/base-chatbot-writer.js";
-import type { ChatbotWriterOptions } from "../../writer/options.js";
-import { optionalMs, requireBaseUrl, requireText } from "../config.js";
-import { platformRequest, type PlatformRequest } from "../http-status.js";
+import { optionalMs, requestTimeoutOf, requireBaseUrl, requireText, type PlatformWriterOptions } from "../config.js";
+import { isGoneStatus, platformRequest, type PlatformRequest } from "../http-status.js";
+import { conversationSegment } from "../url-path.js";
+import {
+  MAX_COMMENT_PAGES, hasUnredactedText, htmlBodyIn, isClosedTicketAnswer, nextCursor, parseZendeskPartId, redactedHtmlOf,
+  wrapForRedaction, zendeskPartId, type CommentPage,
+} from "./zendesk-redaction.js";
 
 /** Options of {@link ZendeskWriter}: the writer's options plus the Zendesk account's API token. */
-export interface ZendeskWriterOptions extends ChatbotWriterOptions {
+export interface ZendeskWriterOptions extends PlatformWriterOptions {
   /** The account's root, e.g. `https://acme.zendesk.com` (without `/api/v2`). Required. */
   apiBase: string;
   /** Email of the agent the API token belongs to; notes are authored by this agent. Required. */
@@ -26,7 +30,17 @@ const PLATFORM = "Zendesk";
 /**
  * Posts each note as a private comment on a Zendesk ticket (`PUT /api/v2/tickets/{id}.json`,
  * always `public: false`), at most one per ticket per `minSpacingMs`; redacts through
- * `PUT /api/v2/comment_redactions/{comment_id}.json`. The conversation id is the ticket id.
+ * `PUT /api/v2/comment_redactions/{comment_id}.json` (see zendesk-redaction.ts). The conversation
+ * id is the ticket id; a note's part id is `"<ticket id>:<comment id>"`.
+ *
+ * - **At-least-once.** Zendesk has no idempotency key for ticket updates: a retry after an
+ *   unknown outcome (a timeout, a reset connection) can add the comment twice.
+ * - **Closed tickets** cannot be updated or reopened (422 "closed prevents ticket update"): like a
+ *   deleted ticket (404/410) that is a `ConversationGoneError`, so the session is unlinked instead
+ *   of dead-lettering every later note.
+ * - **Redaction needs Agent Workspace**: an answer that still shows the text is a permanent
+ *   failure (retrying would remove nothing either); an answer without the comment is retryable
+ *   (redaction is idempotent: the retry re-reads the comment and skips it once it is all ▇).
  */
 export class ZendeskWriter extends BaseChatbotWriter {
   readonly #base: string;
@@ -35,6 +49,7 @@ export class ZendeskWriter extends BaseChatbotWriter {
   readonly #minSpacingMs: number;
   /** Ticket id → when its last update started (writer clock, epoch ms); oldest first. */
   readonly #lastUpdate = new Map<string, number>();
+  readonly #requestTimeoutMs: number;
 
   constructor(options: ZendeskWriterOptions) {
     super(options);
@@ -42,6 +57,7 @@ export class ZendeskWriter extends BaseChatbotWriter {
     const email = requireText("email", options.email);
     this.#apiToken = requireText("apiToken", options.apiToken);
     this.#minSpacingMs = optionalMs("minSpacingMs", options.minSpacingMs, 20_000);
+    this.#requestTimeoutMs = requestTimeoutOf(options);
     this.#headers = {
       Authorization: `Basic ${Buffer.from(`${email}/token:${this.#apiToken}`).toString("base64")}`,
       "Content-Type": "application/json",
@@ -50,14 +66,16 @@ export class ZendeskWriter extends BaseChatbotWriter {
   }
 
   protected override async postNote(ticketId: string, body: string, context: PostContext): Promise<string | null> {
+    const url = `${this.#base}/api/v2/tickets/${conversationSegment(PLATFORM, ticketId)}.json`;
     const started = this.#reserveSlot(ticketId);
     let answer: unknown;
     try {
       answer = await this.#call({
         method: "PUT",
-        url: `${this.#base}/api/v2/tickets/${encodeURIComponent(ticketId)}.json`,
+        url,
         json: { ticket: { comment: { body, public: false } } },
         signal: context.signal,
+        isGone: (status, reply) => isGoneStatus(status) || isClosedTicketAnswer(status, reply),
       });
     } catch (error) {
       // A refusal (other than 429) updated nothing, so it should not delay the retry. A timeout or
@@ -70,18 +88,60 @@ export class ZendeskWriter extends BaseChatbotWriter {
     }
     const events = (answer as { audit?: { events?: unknown } } | undefined)?.audit?.events;
     const comment = Array.isArray(events) ? (events as Array<{ type?: unknown; id?: unknown } | null>).find((e) => e?.type === "Comment") : undefined;
-    return typeof comment?.id === "number" || typeof comment?.id === "string" ? String(comment.id) : null;
+    const id = comment?.id;
+    return (typeof id === "number" && Number.isInteger(id)) || (typeof id === "string" && /^\d+$/.test(id)) ? zendeskPartId(ticketId, String(id)) : null;
   }
 
-  protected override async redactPart(ticketId: string, commentId: string): Promise<void> {
-    await this.#call({
+  protected override async redactPart(ticketId: string, partId: string): Promise<void> {
+    const ids = parseZendeskPartId(partId, ticketId);
+    if (ids === undefined) throw new PermanentDeliveryError(`${PLATFORM}: part id is not "<ticket id>:<comment id>"`);
+    const html = await this.#commentHtml(ids.ticketId, ids.commentId);
+    // The ticket or the comment is gone, or the comment is all ▇ already: nothing left to remove.
+    if (html === undefined) return;
+    const wrapped = wrapForRedaction(html);
+    if (!wrapped.includes("<redact>")) return;
+    let missing = false;
+    const answer = await this.#call({
       method: "PUT",
-      url: `${this.#base}/api/v2/comment_redactions/${encodeURIComponent(commentId)}.json`,
-      json: { ticket_id: /^\d+$/.test(ticketId) ? Number(ticketId) : ticketId },
-      // Redaction has no writer context: it gets the post timeout of its own.
-      signal: AbortSignal.timeout(this.options.postTimeoutMs),
-      isDone: (status) => status === 404,
+      url: `${this.#base}/api/v2/comment_redactions/${ids.commentId}.json`,
+      json: { ticket_id: /^\d+$/.test(ids.ticketId) ? Number(ids.ticketId) : ids.ticketId, html_body: wrapped },
+      isDone: (status) => {
+        missing = isGoneStatus(status);
+        return missing;
+      },
     });
+    if (missing) return;
+    const redacted = redactedHtmlOf(answer);
+    if (redacted === undefined) {
+      throw new RetryableDeliveryError(`${PLATFORM} answered the redaction of comment ${ids.commentId} without the comment: not verified`);
+    }
+    if (hasUnredactedText(redacted)) {
+      throw new PermanentDeliveryError(`${PLATFORM} kept the text of comment ${ids.commentId} after redaction (comment redaction needs Agent Workspace)`);
+    }
+  }
+
+  /** The comment's `html_body`, newest comments first; undefined when the ticket or the comment is gone. */
+  async #commentHtml(ticketId: string, commentId: string): Promise<string | undefined> {
+    const ticket = conversationSegment(PLATFORM, ticketId);
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_COMMENT_PAGES; page++) {
+      const after = cursor === undefined ? "" : `&page%5Bafter%5D=${encodeURIComponent(cursor)}`;
+      let missing = false;
+      const answer = (await this.#call({
+        method: "GET",
+        url: `${this.#base}/api/v2/tickets/${ticket}/comments.json?sort_order=desc&page%5Bsize%5D=100${after}`,
+        isDone: (status) => {
+          missing = isGoneStatus(status);
+          return missing;
+        },
+      })) as CommentPage | undefined;
+      if (missing) return undefined;
+      const html = htmlBodyIn(answer, commentId);
+      if (html !== undefined) return html;
+      cursor = nextCursor(answer);
+      if (cursor === undefined) return undefined;
+    }
+    return undefined;
   }
 
   /**
@@ -107,7 +167,8 @@ export class ZendeskWriter extends BaseChatbotWriter {
     return now;
   }
 
-  #call(request: Omit<PlatformRequest, "headers" | "secrets">): Promise<unknown> {
-    return platformRequest(PLATFORM, { ...request, headers: this.#headers, secrets: [this.#apiToken] }, this.options.now);
+  #call(request: Omit<PlatformRequest, "headers" | "secrets" | "timeoutMs">): Promise<unknown> {
+    const full = { ...request, headers: this.#headers, secrets: [this.#apiToken], timeoutMs: this.#requestTimeoutMs };
+    return platformRequest(PLATFORM, full, this.options.now);
   }
 }

@@ -75,6 +75,20 @@ export function describeConversationLinkStore(name: string, factory: () => Promi
       expect(await store.claim(conv, "s-2")).toEqual({ created: true, owner: "s-2" });
     });
 
+    it("release forgets a link only for its owner, and tells whether it did", async () => {
+      const conv = uniqueId("release");
+      await store.claim(conv, "s-1");
+      expect(await store.release(conv, "s-2")).toBe(false);
+      expect(await store.get(conv)).toBe("s-1");
+      expect(await store.release(conv, "s-1")).toBe(true);
+      expect(await store.get(conv)).toBeNull();
+      expect(await store.release(conv, "s-1")).toBe(false);
+      expect(await store.claim(conv, "s-2")).toEqual({ created: true, owner: "s-2" });
+      await expect(store.release("", "s-1")).rejects.toThrow(TypeError);
+      await expect(store.release(conv, "")).rejects.toThrow(TypeError);
+      expect(await store.get(conv)).toBe("s-2");
+    });
+
     it("keeps conversations independent", async () => {
       const convs = Array.from({ length: 20 }, () => uniqueId("many"));
       await Promise.all(convs.map((c, i) => store.claim(c, `s-${i}`)));

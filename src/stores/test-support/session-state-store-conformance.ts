@@ -18,24 +18,12 @@ function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
-/** What a store promises beyond the basics, to enable the matching tests. */
-export interface SessionStateStoreCapabilities {
-  /**
-   * `save` is compare-and-set: it throws ConcurrentUpdateError when the session changed since
-   * the object was loaded (or exists when the object was not loaded). @default false
-   */
-  compareAndSet?: boolean;
-}
-
 /**
- * Registers the behaviour every {@link SessionStateStore} must have. `factory` is called before
- * each test and must return an empty store (e.g. with a unique key prefix).
+ * Registers the behaviour every {@link SessionStateStore} must have, compare-and-set saves
+ * included. `factory` is called before each test and must return an empty store (e.g. with a
+ * unique key prefix).
  */
-export function describeSessionStateStore(
-  name: string,
-  factory: () => Promise<SessionStateStoreFixture>,
-  capabilities: SessionStateStoreCapabilities = {},
-): void {
+export function describeSessionStateStore(name: string, factory: () => Promise<SessionStateStoreFixture>): void {
   describe(`SessionStateStore conformance: ${name}`, () => {
     let fixture: SessionStateStoreFixture;
     let store: SessionStateStore;
@@ -145,44 +133,71 @@ export function describeSessionStateStore(
       await expect(store.save({ sessionId: "x" } as unknown as SessionState)).rejects.toThrow(TypeError);
     });
 
-    if (capabilities.compareAndSet) {
-      it("compare-and-set: of two objects loaded at the same revision, the second save conflicts and writes nothing", async () => {
-        const id = uniqueId("cas");
-        await store.save(await store.getOrCreate(id));
-        const [a, b] = [(await store.get(id))!, (await store.get(id))!];
-        a.metadata.by = "a";
-        b.metadata.by = "b";
-        await store.save(a);
-        const error: unknown = await store.save(b).catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(ConcurrentUpdateError);
-        expect((error as ConcurrentUpdateError).code).toBe("CONCURRENT_UPDATE");
-        expect((await store.get(id))?.metadata).toEqual({ by: "a" });
-        const reloaded = (await store.get(id))!;
-        reloaded.metadata.also = "b";
-        await store.save(reloaded);
-        expect((await store.get(id))?.metadata).toEqual({ by: "a", also: "b" });
-      });
+    it("compare-and-set: of two objects loaded at the same revision, the second save conflicts and writes nothing", async () => {
+      const id = uniqueId("cas");
+      await store.save(await store.getOrCreate(id));
+      const [a, b] = [(await store.get(id))!, (await store.get(id))!];
+      a.metadata.by = "a";
+      b.metadata.by = "b";
+      await store.save(a);
+      const error: unknown = await store.save(b).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConcurrentUpdateError);
+      expect((error as ConcurrentUpdateError).code).toBe("CONCURRENT_UPDATE");
+      expect((await store.get(id))?.metadata).toEqual({ by: "a" });
+      const reloaded = (await store.get(id))!;
+      reloaded.metadata.also = "b";
+      await store.save(reloaded);
+      expect((await store.get(id))?.metadata).toEqual({ by: "a", also: "b" });
+    });
 
-      it("compare-and-set: a state the store did not load cannot overwrite a stored session", async () => {
-        const id = uniqueId("fresh");
-        await store.save(new SessionState({ sessionId: id, metadata: { first: true } }));
-        await expect(store.save(new SessionState({ sessionId: id }))).rejects.toBeInstanceOf(ConcurrentUpdateError);
-        const created = await store.getOrCreate(uniqueId("fresh"));
-        const rival = new SessionState({ sessionId: created.sessionId });
-        await store.save(rival);
-        await expect(store.save(created)).rejects.toBeInstanceOf(ConcurrentUpdateError);
-        expect((await store.get(id))?.metadata).toEqual({ first: true });
-      });
+    it("compare-and-set: a state the store did not load cannot overwrite a stored session", async () => {
+      const id = uniqueId("fresh");
+      await store.save(new SessionState({ sessionId: id, metadata: { first: true } }));
+      await expect(store.save(new SessionState({ sessionId: id }))).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      const created = await store.getOrCreate(uniqueId("fresh"));
+      const rival = new SessionState({ sessionId: created.sessionId });
+      await store.save(rival);
+      await expect(store.save(created)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      expect((await store.get(id))?.metadata).toEqual({ first: true });
+    });
 
-      it("compare-and-set: a session deleted after loading cannot be saved by the stale object", async () => {
-        const id = uniqueId("deleted");
-        await store.save(await store.getOrCreate(id));
-        const loaded = (await store.get(id))!;
-        await store.delete(id);
-        await expect(store.save(loaded)).rejects.toBeInstanceOf(ConcurrentUpdateError);
-        expect(await store.get(id)).toBeNull();
-      });
-    }
+    it("compare-and-set: a session deleted after loading cannot be saved by the stale object", async () => {
+      const id = uniqueId("deleted");
+      await store.save(await store.getOrCreate(id));
+      const loaded = (await store.get(id))!;
+      await store.delete(id);
+      await expect(store.save(loaded)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      expect(await store.get(id)).toBeNull();
+    });
+
+    it("compare-and-set: a clone of a read state saves like the state itself; the stale original then conflicts", async () => {
+      const id = uniqueId("clone");
+      await store.save(await store.getOrCreate(id));
+      const original = (await store.get(id))!;
+      const copy = original.clone();
+      copy.metadata.by = "clone";
+      await store.save(copy);
+      await store.save(copy);
+      expect((await store.get(id))?.metadata).toEqual({ by: "clone" });
+      original.metadata.by = "original";
+      await expect(store.save(original)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      const fresh = new SessionState({ sessionId: uniqueId("clone-new") });
+      await store.save(fresh.clone());
+      await expect(store.save(fresh)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      expect((await store.get(id))?.metadata).toEqual({ by: "clone" });
+    });
+
+    it("compare-and-set: a link saved by one reader is never undone by a stale save of another", async () => {
+      const id = uniqueId("stale-link");
+      await store.save(await store.getOrCreate(id));
+      const linker = (await store.get(id))!;
+      const stale = (await store.get(id))!;
+      linker.onConversationLinked("conv-1", ConversationEventType.NEW);
+      await store.save(linker);
+      stale.metadata.user_id = "u-1";
+      await expect(store.save(stale)).rejects.toBeInstanceOf(ConcurrentUpdateError);
+      expect((await store.get(id))?.conversationId).toBe("conv-1");
+    });
 
     it("close, when present, can be called twice", async () => {
       if (store.close === undefined) return;

@@ -1,0 +1,144 @@
+/*
+ * The Lua shared by every delivery script. Every script gets the same keys, in this order:
+ *   KEYS[1]  meta      HASH  the session's delivery state (fields below)
+ *   KEYS[2]  pre       ZSET  pre-link actions, score = timestamp_start, member = 16-digit seq .. entry
+ *   KEYS[3]  flush     LIST  the at-link flush note's entries (sorted by time)
+ *   KEYS[4]  pending   LIST  post-link entries waiting for their debounce
+ *   KEYS[5]  inflight  LIST  the claimed note's entries, kept until its outcome is recorded
+ *   KEYS[6]  parts     LIST  ids of delivered notes
+ *   KEYS[7]  seen      ZSET  (`…:dedupe`) dedupe ids of accepted actions, score = when accepted (ms)
+ *   KEYS[8]  done      LIST  "claimId outcome" of the last few finished claims (replays of an outcome step)
+ *   KEYS[9]  due       ZSET  (shared) session id -> when it next needs a look, ms
+ *   KEYS[10] dead      LIST  (shared) dead letters, JSON, bounded by count and bytes
+ *   KEYS[11] deadbytes STRING (shared) total bytes of `dead`
+ *   KEYS[12] notes     LIST  delivered notes with ids, JSON `[partId, conv, lo, hi]` (lo/hi: the
+ *                            sequence range of the note's actions; lo 0: unknown; -1: a summary)
+ *   KEYS[13] summaries LIST  queued summary notes, JSON `{"after": n, "body": "…", "snap": [record…]}`
+ *   KEYS[14] redact    LIST  parts to redact after a confirmed summary, JSON `[conv, partId]`
+ * meta fields: conv (linked conversation), gone (a conversation that answered "gone"), first/last
+ * (first and last post-link arrival of the pending note, ms), fails (failed posts of the head
+ * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
+ * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),
+ * seq (pre-link member counter), aseq (the session's last action sequence number), settled
+ * (actions delivered or dead-lettered: a summary waits for `after`), rlease/rlease_until (the
+ * redaction claim), rfails/rheld/rretry_at (the head redaction's failures, first try, not before).
+ * Entries are JSON strings `[timestamp_start, description]` made by the client; WRITE appends the
+ * action's sequence number (`[ts, description, seq]`).
+ * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
+ */
+export const PRELUDE = `
+local meta, pre, flush, pending, inflight, parts, seen, done, due, dead, deadbytes =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local notes, summaries, redacts = KEYS[12], KEYS[13], KEYS[14]
+
+-- Whether the head summary may be posted: what the session owed when it was queued has settled.
+local function summary_due()
+  local head = redis.call('LINDEX', summaries, 0)
+  if not head then return false end
+  return (tonumber(redis.call('HGET', meta, 'settled') or '0') or 0) >= (tonumber(string.match(head, '^{"after":(%d+)')) or 0)
+end
+
+-- Variadic commands in slices: Lua's unpack() cannot spread more than a few thousand values.
+local function call_all(command, key, values)
+  for i = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
+  end
+end
+
+local function num(key, field)
+  return tonumber(redis.call('HGET', key, field) or '0') or 0
+end
+
+-- When the session next needs a look (or -1 for never), recorded in the shared due set.
+local function reschedule(sid, now, debounce, maxwait)
+  local m = redis.call('HMGET', meta, 'lease', 'lease_until', 'conv', 'first', 'last', 'retry_at')
+  local lease_until = tonumber(m[2] or '0') or 0
+  if m[1] and lease_until > now then
+    redis.call('ZADD', due, lease_until, sid)
+    return lease_until
+  end
+  local at = -1
+  if not m[3] then
+    at = -1
+  elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 or summary_due() then
+    at = now
+  elseif redis.call('LLEN', pending) > 0 then
+    at = math.min((tonumber(m[5] or '0') or 0) + debounce, (tonumber(m[4] or '0') or 0) + maxwait)
+  end
+  if at >= 0 then at = math.max(at, tonumber(m[6] or '0') or 0) end
+  if redis.call('LLEN', redacts) > 0 then
+    -- Redactions run beside the notes: the session needs a look when the head one may be tried.
+    local r = redis.call('HMGET', meta, 'rlease_until', 'rretry_at')
+    local rat = math.max(now, tonumber(r[1] or '0') or 0, tonumber(r[2] or '0') or 0)
+    if at < 0 or rat < at then at = rat end
+  end
+  if at < 0 then
+    redis.call('ZREM', due, sid)
+    return -1
+  end
+  redis.call('ZADD', due, at, sid)
+  return at
+end
+
+-- First link: the pre-link window becomes the flush note. Returns moved, trimmed.
+local function move_pre_to_flush(cutoff)
+  local trimmed = redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
+  local members = redis.call('ZRANGE', pre, 0, -1)
+  local entries = {}
+  for i = 1, #members do entries[i] = string.sub(members[i], 17) end
+  call_all('RPUSH', flush, entries)
+  redis.call('DEL', pre)
+  return #members, trimmed
+end
+
+-- Adds entries to the pre-link buffer, in order, after what is there.
+local function add_pre(entries)
+  if #entries == 0 then return end
+  local seq = redis.call('HINCRBY', meta, 'seq', #entries) - #entries
+  local scored = {}
+  for i = 1, #entries do
+    scored[#scored + 1] = string.match(entries[i], '^%[([^,]*),')
+    scored[#scored + 1] = string.format('%016d', seq + i - 1) .. entries[i]
+  end
+  call_all('ZADD', pre, scored)
+end
+
+-- An unlinked session's keys live as long as its newest pre-link action stays in the window
+-- (plus a second), never the full TTL; meta keeps the TTL when it remembers a gone conversation.
+local function expire_prelink(now, window, ttl, keep_meta)
+  local top = redis.call('ZRANGE', pre, -1, -1, 'WITHSCORES')
+  local keep = 1000
+  if top[2] then keep = math.max(1000, math.floor(tonumber(top[2]) * 1000 + window - now) + 1000) end
+  keep = math.min(keep, ttl)
+  redis.call('PEXPIRE', pre, keep)
+  if keep_meta then redis.call('PEXPIRE', meta, ttl) else redis.call('PEXPIRE', meta, keep) end
+end
+
+-- The claimed note is finished (delivered or dead-lettered): release the lease, forget the note.
+local function finish_note()
+  redis.call('DEL', inflight)
+  redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at', 'note', 'held')
+  redis.call('HSET', meta, 'fails', 0)
+end
+
+-- Outcome steps remember their claim id, so a step re-run after a lost reply gets the same answer.
+local function record_done(claim, outcome)
+  redis.call('LPUSH', done, claim .. ' ' .. outcome)
+  redis.call('LTRIM', done, 0, 7)
+end
+
+local function find_done(claim)
+  local items = redis.call('LRANGE', done, 0, -1)
+  local prefix = claim .. ' '
+  for i = 1, #items do
+    if string.sub(items[i], 1, #prefix) == prefix then return string.sub(items[i], #prefix + 1) end
+  end
+  return nil
+end
+
+local function touch(ttl)
+  for _, key in ipairs({meta, flush, pending, inflight, parts, done, notes, summaries, redacts}) do
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+`;

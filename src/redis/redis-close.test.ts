@@ -1,0 +1,47 @@
+import { describe, expect, it, vi } from "vitest";
+import { slim } from "../writer/test-support/actions.js";
+import { FaultyClient, linesOf, redisTestBed, sleep } from "./test-support/harness.js";
+
+// Issue 7 (i): close() is bounded by closeTimeoutMs in total; what is unconfirmed stays claimable.
+const bed = redisTestBed("close");
+const T0 = Math.floor(Date.now() / 1000);
+
+describe("bounded close (i)", () => {
+  it("returns within closeTimeoutMs with Redis down mid-post; the note stays claimable and is re-delivered with the same key", async () => {
+    const client = new FaultyClient(bed.redis);
+    const a = bed.make({ closeTimeoutMs: 500, postTimeoutMs: 200 }, { client, leaseMarginMs: 200 });
+    a.next(async () => {
+      client.down = true; // Redis goes away while the platform call is pending
+      await sleep(300);
+      return "landed";
+    });
+    await a.onSessionLinked("s", "c");
+    await a.writeActions(null, "s", [slim("in flight", T0, 0)]);
+    await vi.waitFor(() => expect(a.calls).toHaveLength(1), { timeout: 3000 });
+    const started = Date.now();
+    const summary = await a.close();
+    expect(Date.now() - started).toBeLessThan(500 + 250);
+    expect(summary).toMatchObject({ unconfirmed: 1, leftInRedis: 1, deadLettered: 0 });
+
+    client.down = false;
+    const b = bed.make({ postTimeoutMs: 200 }, { leaseMarginMs: 200 });
+    await vi.waitFor(() => expect(b.delivered).toHaveLength(1), { timeout: 4000 });
+    expect(b.delivered[0]?.idempotencyKey).toBe(a.calls[0]?.idempotencyKey);
+    expect(b.delivered[0]?.body).toBe(a.calls[0]?.body);
+    expect(linesOf(b.delivered)).toEqual(["in flight"]);
+  });
+
+  it("does not wait past the bound for a call that never settles", async () => {
+    const a = bed.make({ closeTimeoutMs: 300 });
+    a.next(() => new Promise<never>(() => undefined));
+    await a.onSessionLinked("s", "c");
+    await a.writeActions(null, "s", [slim("hung", T0, 0)]);
+    await a.writeActions(null, "other", [slim("owed", T0, 0)]);
+    await vi.waitFor(() => expect(a.calls).toHaveLength(1), { timeout: 3000 });
+    const started = Date.now();
+    const summary = await a.close();
+    expect(Date.now() - started).toBeLessThan(300 + 250);
+    expect(summary.unconfirmed).toBe(1);
+    expect(summary.leftInRedis).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, it, vi } from "vitest";
+import type { NoteAction } from "../payloads/types.js";
+import { slim } from "../writer/test-support/actions.js";
+import { RedisEvictionPolicyError } from "./eviction-policy.js";
+import { FaultyClient, linesOf, redisTestBed } from "./test-support/harness.js";
+
+// Issue 7 (a) dedupe, (j) bounded memory, (l) empty batches and links made by writes.
+const bed = redisTestBed("intake");
+const T0 = Math.floor(Date.now() / 1000);
+
+/** The shape of examples/quick-start.mjs: index 0 and whole-second stamps on every action. */
+function quick(description: string): NoteAction {
+  return { index: 0, type: "click", description, timestamp_start: T0, timestamp_end: T0 } as NoteAction;
+}
+
+describe("dedupe (a)", () => {
+  it("never drops distinct actions that share index 0 and a whole-second stamp", async () => {
+    const w = bed.make();
+    await w.onSessionLinked("s", "c");
+    const first = await w.writeActions(null, "s", [quick("open page"), quick("click save")]);
+    const second = await w.writeActions(null, "s", [quick("click publish")]);
+    expect(first).toMatchObject({ accepted: 2, duplicates: 0, trimmed: 0 });
+    expect(second).toMatchObject({ accepted: 1, duplicates: 0, trimmed: 0 });
+    await vi.waitFor(() => expect(linesOf(w.delivered)).toEqual(["open page", "click save", "click publish"]), { timeout: 3000 });
+    expect(w.stats().actionsDuplicate).toBe(0);
+  });
+
+  it("counts a replayed batch once, reports and emits the duplicates; repeats inside one batch count once", async () => {
+    const w = bed.make();
+    const events: Array<{ sessionId: string; count: number }> = [];
+    w.on("duplicates", (e) => events.push(e));
+    await w.onSessionLinked("s", "c");
+    const batch = [slim("x", T0 - 9, 0), slim("y", T0 - 8, 1)];
+    expect(await w.writeActions(null, "s", batch)).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(await w.writeActions(null, "s", batch.map((a) => ({ ...a })))).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(await w.writeActions(null, "s", [slim("z", T0 - 7, 2), slim("z", T0 - 7, 2)])).toMatchObject({ accepted: 1, duplicates: 1 });
+    // Without wire identity, a replayed batch is recognised by its content.
+    const bare = [{ description: "no index" }, { description: "no index" }] as NoteAction[];
+    expect(await w.writeActions(null, "s", bare)).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(await w.writeActions(null, "s", bare)).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(w.stats().actionsDuplicate).toBe(5);
+    expect(events).toEqual([{ sessionId: "s", count: 2 }, { sessionId: "s", count: 1 }, { sessionId: "s", count: 2 }]);
+    await vi.waitFor(() => expect(linesOf(w.delivered)).toEqual(["x", "y", "z", "no index", "no index"]), { timeout: 3000 });
+  });
+
+  it("keeps the dedupe ZSET bounded by maxDedupeIds and dedupeWindowMs", async () => {
+    let now = Date.now();
+    const w = bed.make({ now: () => now, maxDedupeIds: 3, dedupeWindowMs: 60_000 });
+    for (const i of [0, 1, 2, 3, 4]) {
+      now += 1;
+      await w.writeActions(null, "s", [slim(`a${i}`, T0 + i, i)]);
+    }
+    const seen = `${bed.prefix}s:s:dedupe`;
+    expect(await bed.redis.sendCommand(["ZCARD", seen])).toBe(3);
+    expect(Number(await bed.redis.sendCommand(["PTTL", seen]))).toBeLessThanOrEqual(60_000);
+    // The oldest ids were forgotten, the newest remembered.
+    expect(await w.writeActions(null, "s", [slim("a4", T0 + 4, 4)])).toMatchObject({ duplicates: 1 });
+    now += 61_000;
+    expect(await w.writeActions(null, "s", [slim("a4", T0 + 4, 4)])).toMatchObject({ accepted: 1, duplicates: 0 });
+    expect(Number(await bed.redis.sendCommand(["ZCARD", seen]))).toBeLessThanOrEqual(3);
+  });
+});
+
+describe("bounded Redis memory (j)", () => {
+  it("expires an unlinked session's pre-link keys with the pre-link window, not after 24 h", async () => {
+    const w = bed.make({ preLinkWindowMs: 10_000 });
+    await w.writeActions(null, "s", [slim("a", T0, 0)]);
+    for (const part of ["pre", "meta"]) {
+      const ttl = Number(await bed.redis.sendCommand(["PTTL", `${bed.prefix}s:s:${part}`]));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(10_000 + 1000);
+    }
+  });
+
+  it("warns loudly at start when maxmemory-policy may evict, and refuses with requireNoEviction", async () => {
+    const client = new FaultyClient(bed.redis);
+    client.fakePolicy = "allkeys-lru";
+    const warned = bed.make({}, { client });
+    await warned.writeActions(null, "s", [slim("a", T0, 0)]);
+    await warned.writeActions(null, "s", [slim("b", T0, 1)]);
+    const warnings = warned.logs.filter((l) => l.message.includes("maxmemory-policy"));
+    expect(warnings.map((l) => l.level)).toEqual(["error"]);
+    expect(warnings[0]?.message).toContain("noeviction");
+
+    const strict = bed.make({}, { client, requireNoEviction: true });
+    await expect(strict.writeActions(null, "s2", [slim("a", T0, 0)])).rejects.toBeInstanceOf(RedisEvictionPolicyError);
+    await expect(strict.onSessionLinked("s2", "c")).rejects.toBeInstanceOf(RedisEvictionPolicyError);
+
+    const fine = new FaultyClient(bed.redis);
+    fine.fakePolicy = "noeviction";
+    const ok = bed.make({}, { client: fine, requireNoEviction: true });
+    await ok.writeActions(null, "s3", [slim("a", T0, 0)]);
+    expect(ok.logs).toEqual([]);
+  });
+});
+
+describe("small ones (l)", () => {
+  it("an empty batch makes no Redis call and changes nothing", async () => {
+    const client = new FaultyClient(bed.redis);
+    const w = bed.make({}, { client });
+    expect(await w.writeActions("c", "s", [])).toEqual({ accepted: 0, duplicates: 0, trimmed: 0 });
+    expect(await w.writeActions("c", "s", [null as unknown as NoteAction])).toEqual({ accepted: 0, duplicates: 0, trimmed: 0 });
+    expect(client.ran.size).toBe(0);
+    expect(await w.linkedConversation("s")).toBeNull();
+  });
+
+  it("a write that makes the first link emits linked, with or without buffered actions", async () => {
+    const w = bed.make();
+    const linked: unknown[] = [];
+    w.on("linked", (e) => linked.push(e));
+    await w.writeActions("c1", "empty", [slim("a", T0, 0)]);
+    await w.writeActions(null, "buffered", [slim("b", T0, 0)]);
+    await w.writeActions("c2", "buffered", [slim("c", T0 + 1, 1)]);
+    await w.writeActions("c3", "buffered", [slim("d", T0 + 2, 2)]); // not a re-target
+    expect(linked).toEqual([
+      { sessionId: "empty", conversationId: "c1", bufferedActions: 0 },
+      { sessionId: "buffered", conversationId: "c2", bufferedActions: 1 },
+    ]);
+    await vi.waitFor(() => expect(w.delivered.map((c) => c.conversationId).sort()).toEqual(["c1", "c2", "c2"]), { timeout: 3000 });
+  });
+});

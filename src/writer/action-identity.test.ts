@@ -1,0 +1,108 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { mergeActionsPayloads } from "../payloads/merge.js";
+import { parseActionsPayload } from "../payloads/parse.js";
+import { dedupeHashes, dedupeIds, hasWireIdentity } from "./action-identity.js";
+import { SeenIds } from "./seen-ids.js";
+
+const base = { type: "click", canonical_url: "https://app.example/x", timestamp_end: 0 };
+
+describe("dedupe ids", () => {
+  it("keeps distinct actions that share index 0 and a whole-second stamp apart (the quick-start shape)", () => {
+    const ids = dedupeIds([
+      { ...base, index: 0, timestamp_start: 1718000000, description: "Opened Billing" },
+      { ...base, index: 0, timestamp_start: 1718000000, description: "Clicked Upgrade" },
+    ]);
+    expect(new Set(ids).size).toBe(2);
+  });
+
+  it("gives a replayed batch the same ids, whatever its forwarded_at", () => {
+    const body = (forwardedAt: number) =>
+      JSON.stringify({ session_id: "s", forwarded_at: forwardedAt, actions: [{ index: 3, timestamp_start: 1718000000.5, description: "a" }] });
+    expect(dedupeIds(parseActionsPayload(body(1)).actions)).toEqual(dedupeIds(parseActionsPayload(body(2)).actions));
+  });
+
+  it("does not key on an index or timestamp the parser defaulted", () => {
+    const [noIndex] = parseActionsPayload({ session_id: "s", actions: [{ timestamp_start: 1718000000, description: "a" }] }).actions;
+    const [noTime] = parseActionsPayload({ session_id: "s", actions: [{ index: 1, description: "a" }] }).actions;
+    const [zeroIndex] = parseActionsPayload({ session_id: "s", actions: [{ index: 0, timestamp_start: 1718000000, description: "a" }] }).actions;
+    // A sent time identifies an action; a defaulted index 0 is not the same as a sent index 0.
+    expect(hasWireIdentity(noIndex!)).toBe(true);
+    expect(dedupeIds([noIndex!])).not.toEqual(dedupeIds([zeroIndex!]));
+    // Without a sent time, the action is identified by its batch.
+    expect(hasWireIdentity(noTime!)).toBe(false);
+    // The same description twice in one batch without identity: two actions, two ids.
+    const twice = parseActionsPayload({ session_id: "s", actions: [{ description: "Next" }, { description: "Next" }] }).actions;
+    expect(new Set(dedupeIds(twice)).size).toBe(2);
+    // …and a replay of that batch maps onto the same two ids.
+    const again = parseActionsPayload({ session_id: "s", actions: [{ description: "Next" }, { description: "Next" }] }).actions;
+    expect(dedupeIds(again)).toEqual(dedupeIds(twice));
+  });
+
+  it("recognises a replay that a merge re-indexed, by the sent time and content", () => {
+    const first = parseActionsPayload({ session_id: "s", actions: [{ index: 7, timestamp_start: 1718000000.25, description: "a" }] });
+    const merged = mergeActionsPayloads([parseActionsPayload({ session_id: "s", actions: [{ description: "z", timestamp_start: 1718000000 }] }), first]);
+    expect(merged.actions[1]!.index).toBe(1);
+    const original = parseActionsPayload({ session_id: "s", actions: [{ timestamp_start: 1718000000.25, description: "a" }] });
+    expect(dedupeIds([merged.actions[1]!])).toEqual(dedupeIds(original.actions));
+  });
+
+  it("marks items that are not actions with an empty id", () => {
+    expect(dedupeIds([null as never, { description: "a" }])[0]).toBe("");
+  });
+
+  it("property: distinct identified actions get distinct ids; identical ones the same", () => {
+    const action = fc.record({
+      index: fc.nat(50),
+      timestamp_start: fc.integer({ min: 1718000000, max: 1718000010 }),
+      description: fc.string({ maxLength: 8 }),
+      type: fc.constantFrom("click", "pageview"),
+    });
+    fc.assert(
+      fc.property(fc.array(action, { maxLength: 30 }), (list) => {
+        const hashes = dedupeHashes(list);
+        const byContent = new Map<string, number>();
+        list.forEach((a, i) => {
+          const key = JSON.stringify([a.index, a.timestamp_start, a.description, a.type]);
+          const seen = byContent.get(key);
+          if (seen === undefined) byContent.set(key, hashes[i]!);
+          else expect(hashes[i]).toBe(seen);
+        });
+        expect(new Set(hashes).size).toBe(byContent.size);
+      }),
+    );
+  });
+});
+
+describe("SeenIds", () => {
+  it("admits each id once, also within one batch, and says which were new", () => {
+    const seen = new SeenIds();
+    expect(seen.admit([1, 2], 0, 1000, 10)).toBeNull();
+    expect(seen.admit([3, 2, 3, Number.NaN], 1, 1000, 10)).toEqual([true, false, false, false]);
+  });
+
+  it("forgets ids older than the window and the oldest beyond the count", () => {
+    const seen = new SeenIds();
+    seen.admit([1], 0, 100, 2);
+    seen.admit([2], 50, 100, 2);
+    expect(seen.admit([1], 101, 100, 2)).toBeNull(); // 1 aged out
+    seen.admit([3], 102, 100, 2);
+    expect(seen.size).toBe(2);
+    expect(seen.admit([2], 103, 100, 2)).toBeNull(); // 2 was pushed out by count
+  });
+
+  it("finds replays the same way before and after a session outgrows the scan (Set) limit", () => {
+    const seen = new SeenIds();
+    for (let i = 0; i < 200; i++) {
+      expect(seen.admit([i], i, 1e9, 1000)).toBeNull();
+      expect(seen.admit([i, 0], i, 1e9, 1000)).toEqual([false, false]);
+    }
+    expect(seen.size).toBe(200);
+  });
+
+  it("stays bounded under a long stream", () => {
+    const seen = new SeenIds();
+    for (let i = 0; i < 100_000; i++) seen.admit([i], i, 1_000_000, 500);
+    expect(seen.size).toBe(500);
+  });
+});
