@@ -148,7 +148,7 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
       silenceTimeoutMs: config.connectorSilenceTimeoutMs,
       onPayload: async (payload) => {
         // The connector has no replay: a payload that cannot be recorded now is retried here.
-        if (payload.type === "actions") await withRetries(() => manager.onActions(payload), logger);
+        if (payload.type === "actions") await withRetries(() => manager.onActions(payload, { parsed: true }), logger);
         else if (writer.supportsSummaries) await withRetries(() => manager.onSummary(payload, { parsed: true }), logger);
       },
     });

@@ -360,6 +360,16 @@ describe("strict input (issue 8.4)", () => {
     expect((await post("/events", padded(64 * 1024), signed(padded(64 * 1024)))).status).toBe(202);
     expect((await post("/events", padded(64 * 1024 + 1), signed(padded(64 * 1024 + 1)))).status).toBe(413);
   });
+
+  it("parses a body once, with the configured limit only: 20,000 compact actions in ~740 KiB are accepted", async () => {
+    await restart({ maxBodyBytes: 2 * 1024 * 1024 });
+    const actions = Array.from({ length: 20_000 }, (_, i) => ({ index: i, description: `a${i}`, timestamp_start: 1718000000 + i / 1000 }));
+    const body = JSON.stringify({ type: "actions", session_id: "big-batch", actions });
+    expect(body.length).toBeGreaterThan(700 * 1024);
+    const res = await post("/events", body, signed(body));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ actions: 20_000, new: 20_000, duplicates: 0 });
+  });
 });
 
 /** Opens a connection and sends a request's headers and part of its body, then stalls. */

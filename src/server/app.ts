@@ -205,23 +205,15 @@ async function events(c: AppContext, req: IncomingMessage, raw: Buffer): Promise
     `events:${digest(raw)}`,
     async () => {
       const started = Date.now();
-      const outcome = await c.manager.onActions(payload);
+      const outcome = await c.manager.onActions(payload, { parsed: true });
       const received = payload.actions.length;
-      // The manager reports `newActions` and `duplicates` (the engine's WriteOutcome); an older
-      // manager reports neither, and then every action counts as new.
-      const reported = outcome as { newActions?: unknown; duplicates?: unknown };
-      const duplicates = count(reported.duplicates, received) ?? 0;
-      const fresh = count(reported.newActions, received) ?? received - duplicates;
+      const { newActions: fresh, duplicates } = outcome;
       c.metrics.actionsReceived.inc(fresh);
       c.logger.debug("batch recorded", { sessionId: outcome.sessionId, actions: received, new: fresh, duplicates, linked: outcome.conversationId !== null, durationMs: Date.now() - started });
       return { status: 202, body: { status: "accepted", session_id: outcome.sessionId, actions: received, new: fresh, duplicates } };
     },
     { status: 202, body: { status: "duplicate" } },
   );
-}
-
-function count(value: unknown, max: number): number | undefined {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 ? Math.min(value, max) : undefined;
 }
 
 async function readiness(c: AppContext): Promise<Reply> {
