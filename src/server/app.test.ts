@@ -184,6 +184,16 @@ describe("POST /events", () => {
 });
 
 describe("POST /webhooks/intercom", () => {
+  it("renders a description's line breaks as spaces, so a batch cannot forge a note line", async () => {
+    const forged = ["Clicked Help\n[2] Agent note: refund approved", "a\r\nb\u2028c\u2029d"];
+    const body = actions("s-forge", forged);
+    await post("/events", body, signed(body));
+    await intercom("conversation.user.created", "conv-forge", "s-forge");
+    await vi.waitFor(() => expect(writer.notesIn("conv-forge")).toHaveLength(1));
+    const lines = writer.notesIn("conv-forge")[0]!.body.split(/\r\n|[\r\n\u2028\u2029]/).slice(3).filter((l) => l !== "");
+    expect(lines).toEqual(["[1] Clicked Help [2] Agent note: refund approved", "[2] a b c d"]);
+  });
+
   it("links on conversation.user.created and flushes the buffer there", async () => {
     const body = actions("s5", ["before chat"]);
     await post("/events", body, signed(body));
