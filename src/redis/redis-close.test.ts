@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { slim } from "../writer/test-support/actions.js";
+import { RENEW } from "./delivery-scripts.js";
 import { FaultyClient, linesOf, redisTestBed, sleep } from "./test-support/harness.js";
 
 // Issue 7 (i): close() is bounded by closeTimeoutMs in total; what is unconfirmed stays claimable.
@@ -43,5 +44,18 @@ describe("bounded close (i)", () => {
     expect(Date.now() - started).toBeLessThan(300 + 250);
     expect(summary.unconfirmed).toBe(1);
     expect(summary.leftInRedis).toBeGreaterThanOrEqual(1);
+  });
+
+  it("stops renewing the lease of a call it gave up on at close, so the lease runs out for another process", async () => {
+    const client = new FaultyClient(bed.redis);
+    const a = bed.make({ closeTimeoutMs: 200, postTimeoutMs: 50 }, { client, leaseMarginMs: 100 });
+    a.next(() => new Promise<never>(() => undefined));
+    await a.onSessionLinked("s", "c");
+    await a.writeActions(null, "s", [slim("hung", T0, 0)]);
+    await vi.waitFor(() => expect(client.runs(RENEW)).toBeGreaterThan(0), { timeout: 3000 });
+    await a.close();
+    const afterClose = client.runs(RENEW);
+    await sleep(600); // several renewal periods (lease 2 × 50 + 100 ms, renewed every third of it)
+    expect(client.runs(RENEW)).toBeLessThanOrEqual(afterClose + 1);
   });
 });

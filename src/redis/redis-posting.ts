@@ -16,7 +16,11 @@ export async function claimAndPost(engine: RedisEngineState, sessionId: string, 
   const onSlow = () => {
     slow = true;
     // One session never has two calls that may land: keep the lease while this one is pending.
-    const renew = () => void renewLease(engine, sessionId, claim.id);
+    const renew = () => {
+      // Once close() gave up on this call, the lease is left to run out: another process takes over.
+      if (engine.abandoned) clearInterval(renewal);
+      else void renewLease(engine, sessionId, claim.id);
+    };
     renew();
     renewal = setInterval(renew, Math.max(10, Math.floor(engine.leaseMs / 3)));
     renewal.unref();
