@@ -32,11 +32,18 @@ export function dedupeHashes(actions: readonly NoteAction[]): number[] {
       continue;
     }
     if (hasWireIdentity(action)) {
-      const index = hasWireIndex(action) ? String(action.index) : "";
-      ids[i] = hash53(`i\u0000${index}\u0000${String(action.timestamp_start)}\u0000${contentOf(action)}`);
+      // Hashed field by field, without building a string: this runs for every action.
+      begin(IDENTIFIED);
+      mixValue(hasWireIndex(action) ? action.index : undefined);
+      mixValue(action.timestamp_start);
+      mixContent(action);
+      ids[i] = digest();
     } else {
       batch ??= batchFingerprint(actions);
-      ids[i] = hash53(`b\u0000${batch}\u0000${i}`);
+      begin(BY_BATCH);
+      mixNumber(batch);
+      mixNumber(i);
+      ids[i] = digest();
     }
   }
   return ids;
@@ -54,36 +61,80 @@ function hasWireIndex(action: NoteAction): boolean {
   return typeof index === "number" && Number.isInteger(index) && index >= 0 && !wasDefaulted(action, "index");
 }
 
-function contentOf(action: NoteAction): string {
-  const a = action as NoteAction & { type?: unknown; canonical_url?: unknown; timestamp_end?: unknown };
-  return `${text(a.type)}\u0000${text(a.description)}\u0000${text(a.canonical_url)}\u0000${text(a.timestamp_end)}`;
-}
-
 function batchFingerprint(actions: readonly NoteAction[]): number {
-  let all = "";
+  begin(BATCH);
   for (const action of actions) {
     if (action === null || typeof action !== "object") continue;
-    all += `${text(action.index)}\u0000${text(action.timestamp_start)}\u0000${contentOf(action)}\u0001`;
+    mixValue(action.index);
+    mixValue(action.timestamp_start);
+    mixContent(action);
   }
-  return hash53(all);
+  return digest();
 }
 
-function text(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return value == null ? "" : JSON.stringify(value) ?? "";
+function mixContent(action: NoteAction): void {
+  const a = action as NoteAction & { type?: unknown; canonical_url?: unknown; timestamp_end?: unknown };
+  mixValue(a.type);
+  mixValue(a.description);
+  mixValue(a.canonical_url);
+  mixValue(a.timestamp_end);
 }
 
-/** A fast 53-bit string hash (two 32-bit multiply-xor lanes). Not cryptographic. */
+/*
+ * A fast 53-bit hash (two 32-bit multiply-xor lanes), fed field by field. Not cryptographic.
+ * One hash is built at a time (JavaScript is single-threaded and nothing here awaits), so the
+ * state lives in module variables rather than an object per hash.
+ */
+const IDENTIFIED = 1;
+const BY_BATCH = 2;
+const BATCH = 3;
+const float = new Float64Array(1);
+const words = new Uint32Array(float.buffer);
+let h1 = 0;
+let h2 = 0;
+
+function begin(kind: number): void {
+  h1 = 0xdeadbeef ^ kind;
+  h2 = 0x41c6ce57 ^ kind;
+}
+
+function mix(word: number): void {
+  h1 = Math.imul(h1 ^ word, 2654435761);
+  h2 = Math.imul(h2 ^ word, 1597334677);
+}
+
+function mixNumber(n: number): void {
+  float[0] = n;
+  mix(words[0] as number);
+  mix(words[1] as number);
+}
+
+/** Each value is tagged with its type and, for strings, ended by its length: fields cannot run together. */
+function mixValue(value: unknown): void {
+  if (typeof value === "string") {
+    mix(0x5354);
+    for (let i = 0; i < value.length; i++) mix(value.charCodeAt(i));
+    mix(value.length);
+  } else if (typeof value === "number") {
+    mix(0x4e55);
+    mixNumber(value);
+  } else if (value === null || value === undefined) {
+    mix(0x4e4c);
+  } else {
+    mix(0x4f42);
+    mixValue(typeof value === "boolean" ? String(value) : (JSON.stringify(value) ?? ""));
+  }
+}
+
+function digest(): number {
+  const a = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  const b = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(a ^ (a >>> 13), 3266489909);
+  return 4294967296 * (2097151 & b) + (a >>> 0);
+}
+
+/** The same 53-bit hash of a whole string. */
 export function hash53(input: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < input.length; i++) {
-    const c = input.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  begin(0);
+  mixValue(input);
+  return digest();
 }
