@@ -1,13 +1,13 @@
 /** Operator routes: the dead letters, and re-driving them. Access is checked by the app (admin routes). */
+import { deadLetterToWire } from "./dead-letter-wire.js";
 import type { IncomingMessage } from "node:http";
-import type { DeadLetter } from "../writer/events.js";
 import { parseJson, type AppContext, type Reply } from "./context.js";
 import { HttpError } from "./http.js";
 
 /** `GET /dead-letters`: every dead letter (with Redis delivery: the list all instances share), oldest first. */
 export async function deadLetters(c: AppContext): Promise<Reply> {
   const letters = await c.manager.writer.deadLetters();
-  return { status: 200, body: { count: letters.length, dead_letters: letters.map(toWire) } };
+  return { status: 200, body: { count: letters.length, dead_letters: letters.map(deadLetterToWire) } };
 }
 
 /**
@@ -31,17 +31,3 @@ function idsOf(value: unknown): string[] | undefined {
   });
 }
 
-function toWire(letter: DeadLetter): Record<string, unknown> {
-  return {
-    id: letter.id,
-    session_id: letter.sessionId,
-    conversation_id: letter.conversationId,
-    reason: letter.reason,
-    error: letter.error,
-    attempts: letter.attempts,
-    kind: letter.kind,
-    at: new Date(letter.at).toISOString(),
-    actions: letter.actions.map((a) => ({ timestamp_start: a.timestamp_start, description: a.description })),
-    body: letter.body,
-  };
-}

@@ -3,6 +3,7 @@
  * letters), kept from the writer's events, and the frames its server-sent-events feed pushes.
  * A view, not a store: bounded, and it forgets sessions idle for a while.
  */
+import { deadLetterToWire, type DeadLetterWire } from "../dead-letter-wire.js";
 import type { DeadLetter, NoteKind } from "../../writer/events.js";
 import type { InboxChange, InboxNote, InboxWriter } from "../inbox-writer.js";
 
@@ -37,18 +38,8 @@ export interface ConversationView {
 }
 
 /** A dead letter on the wire (the fields of `GET /dead-letters`). */
-export interface DeadLetterView {
-  id: string;
-  session_id: string;
-  conversation_id: string;
-  reason: string;
-  error: string;
-  attempts: number;
-  kind: string;
-  at: string;
-  actions: Array<{ timestamp_start: number | null; description: string | null }>;
-  body: string;
-}
+/** A dead letter as the page shows it: the service's one wire form. */
+export type DeadLetterView = DeadLetterWire;
 
 /** Everything the page shows (`snapshot` frame). */
 export interface InboxSnapshot {
@@ -275,16 +266,5 @@ function noteView(note: InboxNote, kind: NoteKind | null): NoteView {
 }
 
 function deadLetterView(letter: DeadLetter): DeadLetterView {
-  return {
-    id: letter.id,
-    session_id: letter.sessionId,
-    conversation_id: letter.conversationId,
-    reason: letter.reason,
-    error: letter.error,
-    attempts: letter.attempts,
-    kind: letter.kind,
-    at: new Date(letter.at).toISOString(),
-    actions: letter.actions.map((a) => ({ timestamp_start: a.timestamp_start ?? null, description: a.description ?? null })),
-    body: letter.body,
-  };
+  return deadLetterToWire(letter);
 }
