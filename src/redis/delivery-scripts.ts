@@ -74,18 +74,19 @@ for i = 0, count - 1 do
 end
 if remember and #added > 0 then
   call_all('ZADD', seen, added)
-  local card = redis.call('ZCARD', seen)
-  if card > max_ids then redis.call('ZREMRANGEBYRANK', seen, 0, card - max_ids - 1) end
+  -- Keeps the newest max_ids (an empty range when there are fewer): one call, no ZCARD.
+  redis.call('ZREMRANGEBYRANK', seen, 0, -max_ids - 1)
   redis.call('PEXPIRE', seen, window)
 end
 local accepted = #added / 2
 local last = string.format('%d', aseq)
-if accepted > 0 then redis.call('HSET', meta, 'aseq', last) end
+if accepted > 0 and conv == '' then redis.call('HSET', meta, 'aseq', last) end
 local at = -1
 if conv ~= '' then
   if accepted > 0 then
     call_all('RPUSH', pending, fresh)
-    if first then redis.call('HSET', meta, 'last', now) else redis.call('HSET', meta, 'last', now, 'first', now) end
+    -- One HSET for the sequence and the debounce times.
+    if first then redis.call('HSET', meta, 'aseq', last, 'last', now) else redis.call('HSET', meta, 'aseq', last, 'last', now, 'first', now) end
     redis.call('PEXPIRE', pending, ttl)
   end
   redis.call('PEXPIRE', meta, ttl)
