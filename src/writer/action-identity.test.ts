@@ -106,3 +106,13 @@ describe("SeenIds", () => {
     expect(seen.size).toBe(500);
   });
 });
+
+describe("items that are not actions", () => {
+  it("are never accepted or counted: the write's outcome counts actions only", async () => {
+    const { createTestWriter } = await import("../testing/index.js");
+    const writer = createTestWriter();
+    const outcome = await writer.writeActions(null, "s", [null as never, { description: "a", timestamp_start: 1718000000 }, 7 as never]);
+    expect(outcome).toMatchObject({ accepted: 1, duplicates: 0 });
+    await writer.close();
+  });
+});

@@ -23,7 +23,7 @@ export class SeenIds {
 
   /**
    * Records the ids of one batch at `now` and returns, for each, whether it is new (NaN ids, for
-   * items that are not actions, are neither new nor recorded). An id repeated within the batch is
+   * items that are not actions, are never new and never recorded). An id repeated within the batch is
    * new only the first time. Returns null when every id was new (the common case).
    */
   admit(ids: readonly number[], now: number, windowMs: number, maxIds: number): boolean[] | null {
@@ -33,7 +33,12 @@ export class SeenIds {
     let fresh: boolean[] | null = null;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number;
-      if (Number.isNaN(id)) continue;
+      if (Number.isNaN(id)) {
+        // Not an action: never accepted, so a caller's count of new actions cannot include it.
+        fresh ??= ids.map((_, k) => k < i);
+        fresh[i] = false;
+        continue;
+      }
       if (this.#has(id)) {
         // Items before i were all new (or not actions, which the caller skips anyway).
         fresh ??= ids.map((_, k) => k < i);

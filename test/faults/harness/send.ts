@@ -3,6 +3,7 @@
  * and Zendesk webhooks, `POST /links`. Like a real connector, a batch answered 5xx (or a dropped
  * connection) is sent again, bounded in count and time; a 4xx is final.
  */
+import type { SlimAction } from "../../../src/payloads/types.js";
 import { createHmac } from "node:crypto";
 
 export const SECRETS = {
@@ -138,17 +139,8 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
   }
 }
 
-/** An action on the wire. */
-export interface WireAction {
-  index: number;
-  type: string;
-  title: string;
-  description: string;
-  canonical_url: string;
-  raw_url: string;
-  timestamp_start: number;
-  timestamp_end: number;
-}
+/** An action on the wire (the library's own wire type). */
+export type WireAction = SlimAction;
 
 export function actionsBody(sessionId: string, actions: readonly unknown[], extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
