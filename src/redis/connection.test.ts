@@ -1,4 +1,4 @@
-import { expect, it } from "vitest";
+import { expect, it, vi } from "vitest";
 import type { RedisCommands } from "./commands.js";
 import { RedisUnavailableError } from "./commands.js";
 import { RedisConnection } from "./connection.js";
@@ -24,4 +24,19 @@ it("never closes a client it was given, and refuses commands once closed", async
   await connection.close();
   expect(closed).toBe(false);
   await expect(connection.sendCommand(["PING"])).rejects.toThrow(/closed/);
+});
+
+it("counts the commands it sends, and arms no timer per command in the client it creates", async () => {
+  // node-redis 6 would arm an AbortSignal.timeout per command by default: garbage that showed
+  // as the Redis configuration's latency tail. Our one watchdog bounds commands instead.
+  const timeouts = vi.spyOn(AbortSignal, "timeout");
+  const connection = new RedisConnection({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+  try {
+    await Promise.all(Array.from({ length: 50 }, () => connection.sendCommand(["PING"])));
+    expect(connection.commandsSent).toBe(50);
+    expect(timeouts).not.toHaveBeenCalled();
+  } finally {
+    timeouts.mockRestore();
+    await connection.close();
+  }
 });
