@@ -1,8 +1,13 @@
--- wrk script: POST /events with a distinct payload per request (1,000 sessions, 3 actions each).
+-- wrk script of `npm run bench:http`: POST /events with a distinct payload per request
+-- (3 actions each) spread over N sessions (wrk ... -- N; 1,000 by default).
 local counter = 0
+local sessions = 1000
+init = function(args)
+  if args[1] ~= nil then sessions = tonumber(args[1]) end
+end
 request = function()
   counter = counter + 1
-  local sid = "load-" .. (counter % 1000)
+  local sid = "load-" .. (counter % sessions)
   local t = os.time()
   local actions = {}
   for k = 0, 2 do

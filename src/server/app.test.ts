@@ -166,7 +166,7 @@ describe("POST /events", () => {
   it("never calls a retry of unrecorded work a duplicate", async () => {
     const body = actions("s-retry", ["x"]);
     const guard = new MemoryReplayGuard();
-    await restart({ replay: guard });
+    await restart({ actionsReplay: guard });
     await guard.begin(`events:${(await import("node:crypto")).createHash("sha256").update(body).digest("hex")}`);
     const whileRunning = await post("/events", body, signed(body));
     expect([whileRunning.status, ((await whileRunning.json()) as { error: { code: string } }).error.code]).toEqual([503, "in_progress"]);

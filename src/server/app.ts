@@ -11,7 +11,7 @@ import { ClientAbortError, HttpError, isJson, readBody, sendJson, toHttpError } 
 import type { Logger } from "./logger.js";
 import { openApiDocument } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
-import type { ReplayGuard } from "./replay-guard.js";
+import { MemoryReplayGuard, type ReplayGuard } from "./replay-guard.js";
 import { verifyConnectorSignature } from "./signatures.js";
 import { packageVersion } from "./version.js";
 import { intercomWebhook, links, zendeskWebhook } from "./webhooks.js";
@@ -24,7 +24,16 @@ export interface BridgeAppOptions {
   manager: AutoplayChatbotManager;
   logger: Logger;
   metrics: BridgeMetrics;
+  /** Webhook deliveries and connector summaries already processed, shared by every instance (Redis when configured). */
   replay: ReplayGuard;
+  /**
+   * Connector action batches this process already recorded: a replayed body is answered
+   * `duplicate` without touching the session. Kept in process on purpose: it is only a fast
+   * answer, while the delivery engine's per-session dedupe is what makes a batch count once
+   * across instances (a replay another instance took is answered with `new: 0`), so a batch
+   * costs no Redis round trip for it. @default a new MemoryReplayGuard
+   */
+  actionsReplay?: ReplayGuard;
   /** Whether the bridge can record work now (Redis reachable when configured). */
   ready: () => Promise<boolean>;
   /** The embedded destination's notes, for `GET /inbox`; absent with other destinations. */
@@ -80,6 +89,7 @@ export function createBridgeApp(options: BridgeAppOptions): (req: IncomingMessag
   const failures = new RateLimiter(10_000, options.now);
   const context: AppContext = {
     ...options,
+    actionsReplay: options.actionsReplay ?? new MemoryReplayGuard(),
     refuse(route, message) {
       options.metrics.authRefused.inc(1, { route });
       const suppressed = refusals.allow(route);
@@ -198,10 +208,10 @@ async function events(c: AppContext, req: IncomingMessage, raw: Buffer): Promise
       { status: 202, body: { status: "duplicate" } },
     );
   }
-  // Engines deduplicate actions themselves; this body guard also keeps a replayed body from
-  // touching the session state at all, and answers it as a duplicate without a write.
+  // Engines deduplicate actions themselves, across instances; this process's body guard answers
+  // a replay it saw as a duplicate without touching the session (see `actionsReplay`).
   return once(
-    c.replay,
+    c.actionsReplay,
     `events:${digest(raw)}`,
     async () => {
       const started = Date.now();

@@ -1,5 +1,5 @@
 /** What every route handler shares: the app's options, replies, and request helpers. */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { BridgeAppOptions } from "./app.js";
 import { HttpError } from "./http.js";
@@ -13,6 +13,7 @@ export interface Reply {
 
 /** The options plus what every handler shares. */
 export interface AppContext extends BridgeAppOptions {
+  actionsReplay: ReplayGuard;
   /** Counts and (rate-limited) logs a refused signature or token, then returns the 401 to throw. */
   refuse(route: string, message: string): HttpError;
 }
@@ -25,7 +26,8 @@ export function header(req: IncomingMessage, name: string): string | undefined {
 
 /** sha256 hex of the bytes (replay keys). */
 export function digest(raw: Buffer | string): string {
-  return createHash("sha256").update(raw).digest("hex");
+  // One-shot hashing (Node >= 20.12): no Hash object per request.
+  return hash("sha256", raw, "hex");
 }
 
 /** Parses a JSON object body; 400 otherwise. */

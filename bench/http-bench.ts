@@ -1,0 +1,205 @@
+/**
+ * `npm run bench:http`: load on POST /events from a second process, on loopback, for each
+ * configuration in turn in one run: the floor (a bare node:http server that parses the body),
+ * the bridge in memory, the bridge with Redis. Prints one JSON line per configuration, then one
+ * with the ratios the project holds itself to. Never fails a test run.
+ *
+ * The load generator is wrk (bench/http-load.lua) where installed (Debian: apt-get install wrk),
+ * else bench/http-client.ts. With `--scaling`, the bridge configurations also run at 1k, 10k and
+ * 100k sessions, and docs/performance-scaling.svg is written from the figures.
+ *
+ * Environment: BENCH_HTTP_SECONDS (15), BENCH_HTTP_CONNECTIONS (32), BENCH_HTTP_SESSIONS (1000),
+ * REDIS_URL (redis://127.0.0.1:6379), BENCH_HTTP_NODE_OPTIONS (given to the bridge, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseWrk } from "./http-wrk.js";
+import { scalingSvg, type ScalingPoint } from "./scaling-svg.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const seconds = Number(process.env.BENCH_HTTP_SECONDS ?? 15);
+const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 32);
+const sessions = Number(process.env.BENCH_HTTP_SESSIONS ?? 1000);
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const port = 18_900 + Math.floor(Math.random() * 500);
+/** FastAPI + uvicorn + the reference Python writer, in memory, on this machine (wrk -t1 -c32, 1,000 sessions): 4.0–4.1k req/s. */
+const COMPARISON_REQ_PER_SEC = 4_100;
+
+/** What one configuration measured. */
+export interface LoadFigures {
+  configuration: string;
+  sessions: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  /** Redis commands the bridge sent per request (its background delivery work included). */
+  redisCommandsPerRequest?: number;
+  /** The server's resident memory after the load, in MiB. */
+  rssMiB: number;
+}
+
+const hasWrk = spawnSync("wrk", ["--version"]).error === undefined;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`server at ${url} never became healthy`);
+}
+
+function rssMiB(pid: number): number {
+  const status = spawnSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }).stdout;
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function redisCommands(url: string): Promise<number | undefined> {
+  // A kept-alive connection the server closed while the load ran fails once: try again.
+  let text = "";
+  for (let attempt = 0; attempt < 3 && text === ""; attempt++) text = await fetch(`${url}/metrics`).then((r) => r.text(), () => "");
+  const value = /^bridge_redis_commands_total (\d+)/m.exec(text)?.[1];
+  return value === undefined ? undefined : Number(value);
+}
+
+/** Runs the load generator for `duration` seconds against `url`. */
+function load(url: string, duration: number, sessionCount: number): Omit<LoadFigures, "configuration" | "sessions" | "rssMiB"> {
+  if (hasWrk) {
+    const run = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", "-s", join(root, "bench", "http-load.lua"), url, "--", String(sessionCount)], { encoding: "utf8" });
+    return parseWrk(run.stdout);
+  }
+  const run = spawnSync(process.execPath, [join(here, "http-client.js"), url, String(duration), String(connections), String(sessionCount)], { encoding: "utf8" });
+  return JSON.parse(run.stdout.trim()) as ReturnType<typeof load>;
+}
+
+interface Configuration {
+  name: string;
+  command: string[];
+  env: Record<string, string>;
+  bridge: boolean;
+}
+
+function configurations(prefix: string): Configuration[] {
+  const bridge = [join(root, "dist", "cli", "main.js"), "serve"];
+  const bridgeEnv = { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error", NODE_OPTIONS: process.env.BENCH_HTTP_NODE_OPTIONS ?? "" };
+  return [
+    { name: "floor", command: [join(here, "http-floor.js"), String(port)], env: {}, bridge: false },
+    { name: "memory", command: bridge, env: bridgeEnv, bridge: true },
+    { name: "redis", command: bridge, env: { ...bridgeEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix }, bridge: true },
+  ];
+}
+
+async function measure(config: Configuration, sessionCount: number): Promise<LoadFigures> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...config.env };
+  if (config.env.REDIS_URL === undefined) delete env.REDIS_URL;
+  const child = spawn(process.execPath, config.command, { env, stdio: ["ignore", "pipe", "inherit"] });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    if (config.bridge) await waitForHealth(url, child);
+    else await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
+    load(url, 2, sessionCount); // warm-up: JIT, connections, Redis scripts
+    const before = await redisCommands(url);
+    const figures = load(url, seconds, sessionCount);
+    const after = await redisCommands(url);
+    const result: LoadFigures = { configuration: config.name, sessions: sessionCount, ...figures, rssMiB: rssMiB(child.pid as number) };
+    if (before !== undefined && after !== undefined) result.redisCommandsPerRequest = (after - before) / Math.max(1, figures.requests);
+    return result;
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+  }
+}
+
+function round(figures: LoadFigures): Record<string, number | string> {
+  return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, typeof v === "number" ? Number(v.toFixed(v < 10 ? 3 : 1)) : v]));
+}
+
+async function cleanRedis(prefix: string): Promise<void> {
+  const { createClient } = await import("@redis/client");
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.unlink(keys);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function redisReachable(): Promise<boolean> {
+  const { createClient } = await import("@redis/client");
+  const client = createClient({ url: redisUrl, socket: { reconnectStrategy: false, connectTimeout: 1_000 } });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const scaling = process.argv.includes("--scaling");
+  const prefix = `bench-http-${process.pid}:`;
+  const withRedis = await redisReachable();
+  console.error(`bench:http: ${hasWrk ? "wrk -t1" : "node client"} -c${connections}, ${seconds} s per configuration, ${sessions} sessions, node ${process.version}${withRedis ? "" : `; no Redis at ${redisUrl}: its configuration is skipped`}`);
+  const results = new Map<string, LoadFigures>();
+  try {
+    for (const config of configurations(prefix)) {
+      if (config.name === "redis" && !withRedis) continue;
+      const figures = await measure(config, sessions);
+      results.set(config.name, figures);
+      console.log(JSON.stringify(round(figures)));
+    }
+    const floor = results.get("floor");
+    const memory = results.get("memory");
+    const redis = results.get("redis");
+    if (floor !== undefined && memory !== undefined) {
+      const ratios: Record<string, number | string> = { configuration: "ratios", memoryVsFloorReqPerSec: memory.reqPerSec / floor.reqPerSec };
+      if (redis !== undefined) {
+        ratios.redisVsMemoryP99 = redis.p99Ms / memory.p99Ms;
+        ratios.redisVsComparisonReqPerSec = redis.reqPerSec / COMPARISON_REQ_PER_SEC;
+        ratios.redisCommandsPerRequest = redis.redisCommandsPerRequest ?? NaN;
+      }
+      ratios.targets = "memoryVsFloorReqPerSec >= 0.7, redisVsMemoryP99 <= 2, redisVsComparisonReqPerSec >= 2, redisCommandsPerRequest <= 2";
+      console.log(JSON.stringify(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, typeof v === "number" ? Number(v.toFixed(3)) : v]))));
+    }
+    if (scaling) {
+      const points: ScalingPoint[] = [];
+      for (const config of configurations(prefix).filter((c) => c.bridge && (c.name !== "redis" || withRedis))) {
+        for (const count of [1_000, 10_000, 100_000]) {
+          const figures = await measure(config, count);
+          console.log(JSON.stringify(round({ ...figures, configuration: `${config.name}-scaling` })));
+          points.push({ configuration: config.name, sessions: count, reqPerSec: figures.reqPerSec, rssMiB: figures.rssMiB, p99Ms: figures.p99Ms });
+          if (config.name === "redis") await cleanRedis(prefix);
+        }
+      }
+      const file = join(root, "docs", "performance-scaling.svg");
+      writeFileSync(file, scalingSvg(points, `${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${hasWrk ? "wrk -t1" : "node client"} -c${connections}, ${seconds} s per point`));
+      console.error(`bench:http: wrote ${file}`);
+    }
+  } finally {
+    if (withRedis) await cleanRedis(prefix);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
