@@ -99,6 +99,7 @@ export async function startBridge(config: BridgeConfig, options: { logger?: Logg
     manager,
     stream: config.connectorStreamUrl === undefined ? undefined : () => stream?.stats(),
     summarizer: () => manager.stats().summarizer,
+    redisCommands: redis === undefined ? undefined : () => redis.connection.commandsSent,
   });
   let streamFailed = false;
   const { exposure } = config;

@@ -30,8 +30,22 @@ export interface LabeledCounter<L extends string> {
   inc(value: number, labels: Record<L, string>): void;
 }
 
+/** Counts through one cached child per label set: prom-client hashes a labels object on every `inc` otherwise. */
 function labeled<L extends string>(counter: Counter<L>): LabeledCounter<L> {
-  return { inc: (value, labels) => counter.inc(labels, value) };
+  const children = new Map<string, { inc(value: number): void }>();
+  return {
+    inc: (value, labels) => {
+      let key = "";
+      for (const name in labels) key += `${name}=${labels[name as L]}\u0000`;
+      let child = children.get(key);
+      if (child === undefined) {
+        child = counter.labels(labels as Partial<Record<L, string>>);
+        // Label values come from a fixed set (routes, statuses); bound the cache all the same.
+        if (children.size < 1_000) children.set(key, child);
+      }
+      child.inc(value);
+    },
+  };
 }
 
 /** What else the bridge can report besides the writer. */
@@ -44,6 +58,8 @@ export interface BridgeMetricsSources {
   stream?: () => ConnectorStreamStats | undefined;
   /** The summarizer's counters (summaries on; null while off), read when scraped. */
   summarizer?: () => SummarizerStats | null;
+  /** Commands sent to Redis so far (Redis mode), read when scraped. */
+  redisCommands?: () => number;
   /** prom-client's default process metrics (`collectDefaultMetrics`). @default true */
   defaultMetrics?: boolean;
 }
@@ -77,6 +93,8 @@ export function createBridgeMetrics(writer: BaseChatbotWriter, sources: BridgeMe
     counterFrom(registry, "bridge_llm_summaries_total", "summaries the LLM wrote", () => summarizer()?.summaries ?? 0);
     counterFrom(registry, "bridge_llm_failures_total", "LLM calls that failed or timed out (history kept)", () => summarizer()?.llmFailures ?? 0);
   }
+
+  if (sources.redisCommands !== undefined) counterFrom(registry, "bridge_redis_commands_total", "commands sent to Redis (round trips)", sources.redisCommands);
 
   const rateLimited = new Counter({ name: "bridge_platform_429_total", help: "platform answers of 429 Too Many Requests", registers });
   const latency = new Histogram({ name: "bridge_delivery_seconds", help: "time of one platform call for a note", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers });

@@ -31,28 +31,35 @@ export class ClientAbortError extends Error {
  * On success the body's bytes stay taken from `budget`: the caller releases `body.length` once
  * it is done with the body; on failure they are released here.
  */
-export async function readBody(req: IncomingMessage, limit: number, budget?: ByteBudget): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, budget?: ByteBudget): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
-  if (budget !== undefined && Number.isFinite(declared) && !budget.fits(declared)) throw busy();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req) {
-      const buffer = chunk as Buffer;
-      if (size + buffer.length > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
-      if (budget !== undefined && !budget.take(buffer.length)) throw busy();
-      size += buffer.length;
-      chunks.push(buffer);
-    }
-  } catch (error) {
-    budget?.release(size);
-    if (error instanceof HttpError) throw error;
-    // `for await` throws "aborted" / ECONNRESET when the sender disconnects mid-upload.
-    if (req.destroyed || (error as { code?: unknown }).code === "ECONNRESET") throw new ClientAbortError();
-    throw error;
-  }
-  return Buffer.concat(chunks, size);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpError(413, "payload_too_large", `body over ${limit} bytes`));
+  if (budget !== undefined && Number.isFinite(declared) && !budget.fits(declared)) return Promise.reject(busy());
+  // Stream events rather than `for await`: its iterator costs a promise per chunk.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (error: unknown): void => {
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+      if (error === null) {
+        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+        return;
+      }
+      budget?.release(size);
+      reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (size + chunk.length > limit) return settle(new HttpError(413, "payload_too_large", `body over ${limit} bytes`));
+      if (budget !== undefined && !budget.take(chunk.length)) return settle(busy());
+      size += chunk.length;
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(null);
+    // The sender disconnected mid-upload ("aborted" / ECONNRESET, or a close before the end).
+    const onError = (error: Error): void => settle(req.destroyed || (error as { code?: unknown }).code === "ECONNRESET" ? new ClientAbortError() : error);
+    const onClose = (): void => settle(new ClientAbortError());
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
+  });
 }
 
 function busy(): HttpError {

@@ -52,6 +52,21 @@ describe("InboxFeed", () => {
     expect(note?.data).toMatchObject({ conversation_id: "conv-1", note: { id: "note-1", session_id: "s-1", kind: "flush" } });
   });
 
+  it("reads no session state while no page watches, and reads it for the next snapshot", async () => {
+    clock = T0 * 1000;
+    writer = new TestInbox({ productId: "p", postLinkDebounceMs: 0, now: () => clock });
+    const reads: string[] = [];
+    feed = new InboxFeed({ writer, stateOf: async (id) => (reads.push(id), "thinking"), now: () => clock, sweepMs: 10 });
+    for (let i = 0; i < 3; i++) await writer.writeActions(null, "s-quiet", [action(i, "a")]);
+    await settle();
+    expect(reads).toEqual([]);
+    const snapshot = await feed.snapshot();
+    expect(snapshot.sessions).toMatchObject([{ session_id: "s-quiet", state: "thinking", buffered_actions: 3 }]);
+    expect(reads).toEqual(["s-quiet"]);
+    await feed.snapshot();
+    expect(reads).toHaveLength(1);
+  });
+
   it("sends redactions and dead letters as they happen", async () => {
     start();
     await writer.writeActions(null, "s-1", [action(0, "a")]);

@@ -85,6 +85,8 @@ export class InboxFeed {
   readonly #sessions = new Map<string, SessionView>();
   readonly #listeners = new Set<(frame: FeedFrame) => void>();
   readonly #dirty = new Set<string>();
+  /** Sessions changed while no page was watching: their FSM state is read when a snapshot is taken. */
+  readonly #stale = new Set<string>();
   /** Notes posted whose `delivered` event (which names their kind) has not come yet. */
   readonly #undelivered = new Map<string, { conversationId: string; note: InboxNote; sweep: number }>();
   /** Note id → kind, for snapshots (bounded, oldest forgotten first). */
@@ -145,6 +147,11 @@ export class InboxFeed {
 
   /** What the page shows now: sessions (most recently active first), conversations (oldest first), dead letters. */
   async snapshot(): Promise<InboxSnapshot> {
+    for (const id of [...this.#stale]) {
+      this.#stale.delete(id);
+      const view = this.#sessions.get(id);
+      if (view !== undefined) view.state = await this.#stateOf(id).catch(() => view.state);
+    }
     const sessions = [...this.#sessions.values()].reverse().map((s) => ({ ...s }));
     const conversations = Object.entries(this.#writer.snapshot())
       .slice(-this.#o.maxConversations)
@@ -199,6 +206,11 @@ export class InboxFeed {
   async #flushDirty(): Promise<void> {
     const ids = [...this.#dirty];
     this.#dirty.clear();
+    if (this.#listeners.size === 0) {
+      // Nobody watches: a state read per burst (a Redis GET in Redis mode) would be wasted.
+      for (const id of ids) this.#stale.add(id);
+      return;
+    }
     for (const id of ids) {
       const view = this.#sessions.get(id);
       if (view === undefined) continue;
@@ -221,6 +233,7 @@ export class InboxFeed {
 
   #remove(sessionId: string): void {
     this.#sessions.delete(sessionId);
+    this.#stale.delete(sessionId);
     this.#emit({ event: "session-removed", data: { session_id: sessionId } });
   }
 
