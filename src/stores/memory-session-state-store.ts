@@ -1,5 +1,6 @@
 import { ConcurrentUpdateError } from "../errors.js";
 import { SessionState, type SessionStateRestoreOptions } from "../session/session-state.js";
+import { parseSessionSnapshot, type SessionSnapshot } from "../session/session-snapshot.js";
 import { getStoreToken, setStoreToken } from "../session/store-token.js";
 import { invalidOption, requireDurationMs, requireNonEmptyString } from "../session/validation.js";
 import { ExpiringMap } from "./expiring-map.js";
@@ -28,14 +29,15 @@ export interface InMemorySessionStateStoreOptions {
 }
 
 interface StoredSession {
-  json: string;
+  /** The validated snapshot as saved; never handed out (every read copies it into a new state). */
+  snapshot: SessionSnapshot;
   /** Unique per write: what a later compare-and-set save must have read. */
   writeId: number;
 }
 
 /**
  * The default {@link SessionStateStore}: one process, lost on restart. It keeps each session's
- * JSON snapshot rather than the object, so it behaves like the Redis store: only `save()`
+ * snapshot (taken through JSON) rather than the object, so it behaves like the Redis store: only `save()`
  * persists, every read returns a fresh object, and `save` is compare-and-set (a state read
  * before another save of its session, or not read at all while one is stored, throws
  * {@link ConcurrentUpdateError}). Bounded: never-linked sessions may expire sooner
@@ -84,7 +86,7 @@ export class InMemorySessionStateStore implements SessionStateStore {
     this.#assertOpen();
     const stored = this.#entries.get(requireNonEmptyString("sessionId", sessionId));
     if (stored === undefined) return null;
-    const state = SessionState.fromJSON(stored.json, this.#restore);
+    const state = SessionState.fromJSON(stored.snapshot, this.#restore);
     setStoreToken(state, this.#token, stored.writeId);
     return state;
   }
@@ -111,7 +113,8 @@ export class InMemorySessionStateStore implements SessionStateStore {
     }
     const writeId = this.#nextWriteId++;
     const ttlMs = state.conversationLinked ? this.#ttlMs : this.unlinkedTtlMs;
-    this.#entries.set(state.sessionId, { json: JSON.stringify(state), writeId }, ttlMs);
+    // Through JSON once, as Redis would store it; reads then skip the text and only copy.
+    this.#entries.set(state.sessionId, { snapshot: parseSessionSnapshot(JSON.stringify(state)), writeId }, ttlMs);
     setStoreToken(state, this.#token, writeId);
   }
 
