@@ -65,8 +65,10 @@ export class InboxWriter extends BaseChatbotWriter {
     if (notes === undefined) {
       notes = [];
       this.#conversations.set(conversationId, notes);
-      const oldest = this.#conversations.keys().next().value;
-      if (this.#conversations.size > this.#maxConversations && oldest !== undefined) this.#conversations.delete(oldest);
+      if (this.#conversations.size > this.#maxConversations) {
+        const oldest = this.#conversations.keys().next().value;
+        if (oldest !== undefined) this.#conversations.delete(oldest);
+      }
     }
     const note = { id, sessionId: context.sessionId, body, at: new Date(this.options.now()).toISOString() };
     notes.push(note);

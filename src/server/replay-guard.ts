@@ -17,40 +17,61 @@ export interface ReplayGuard {
   abandon(key: string): Promise<void>;
 }
 
-/** One process's memory: bounded by `maxEntries` (oldest forgotten first) and by the TTLs. */
+interface GuardEntry {
+  state: "in-progress" | "done";
+  until: number;
+}
+
+/**
+ * One process's memory, bounded by `maxEntries` and by the TTLs. Two generations of keys: new
+ * keys go to the current one, and when it holds half of `maxEntries` it becomes the previous one
+ * and the older is dropped whole, so the oldest keys are forgotten first and no operation ever
+ * walks the entries (a Map walked from its oldest entry after many deletes costs a step per
+ * deleted slot: that walk once took half the CPU of a batch).
+ */
 export class MemoryReplayGuard implements ReplayGuard {
-  readonly #entries = new Map<string, { state: "in-progress" | "done"; until: number }>();
+  #current = new Map<string, GuardEntry>();
+  #previous = new Map<string, GuardEntry>();
+  readonly #generationSize: number;
+
   constructor(
     readonly doneTtlMs = 3_600_000,
     readonly inProgressTtlMs = 30_000,
     readonly maxEntries = 100_000,
     readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 2) throw new TypeError(`Expected \`maxEntries\` to be a whole number >= 2, got ${String(maxEntries)}`);
+    this.#generationSize = Math.floor(maxEntries / 2);
+  }
+
+  /** Keys held now, expired ones included until their generation is dropped. */
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
 
   async begin(key: string): Promise<ReplayState> {
     const now = this.now();
-    const entry = this.#entries.get(key);
+    const entry = this.#current.get(key) ?? this.#previous.get(key);
     if (entry !== undefined && entry.until > now) return entry.state;
-    this.#set(key, "in-progress", now + this.inProgressTtlMs);
+    this.#put(key, { state: "in-progress", until: now + this.inProgressTtlMs });
     return "new";
   }
 
   async complete(key: string): Promise<void> {
-    this.#set(key, "done", this.now() + this.doneTtlMs);
+    this.#put(key, { state: "done", until: this.now() + this.doneTtlMs });
   }
 
   async abandon(key: string): Promise<void> {
-    this.#entries.delete(key);
+    this.#current.delete(key);
+    this.#previous.delete(key);
   }
 
-  #set(key: string, state: "in-progress" | "done", until: number): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { state, until });
-    // Map iteration is insertion order: the first entries are the oldest.
-    const now = this.now();
-    for (const [oldest, entry] of this.#entries) {
-      if (this.#entries.size <= this.maxEntries && entry.until > now) break;
-      this.#entries.delete(oldest);
+  #put(key: string, entry: GuardEntry): void {
+    this.#previous.delete(key);
+    this.#current.set(key, entry);
+    if (this.#current.size >= this.#generationSize) {
+      this.#previous = this.#current;
+      this.#current = new Map();
     }
   }
 }

@@ -14,8 +14,12 @@ export interface ExpiringMapOptions {
 }
 
 interface Entry<V> {
+  key: string;
   value: V;
   expiresAtMs: number;
+  /** Neighbours in least-recently-used order (`older` is toward the head). */
+  older: Entry<V> | null;
+  newer: Entry<V> | null;
 }
 
 /**
@@ -26,8 +30,14 @@ interface Entry<V> {
  * Internal; not exported from the package.
  */
 export class ExpiringMap<V> {
-  /** In least-recently-used-first order: every read or write moves an entry to the end. */
   readonly #entries = new Map<string, Entry<V>>();
+  /**
+   * Least recently used first, as a linked list through the entries: a read moves its entry to the
+   * end without touching the Map. (Moving by delete-and-set leaves a deleted slot per read, and
+   * finding the oldest key then walks them all: at the cap, a step per read since the last rehash.)
+   */
+  #oldest: Entry<V> | null = null;
+  #newest: Entry<V> | null = null;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #maxEntries: number;
@@ -56,8 +66,7 @@ export class ExpiringMap<V> {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs > this.#now()) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
+      this.#touch(entry);
       return entry.value;
     }
     this.expired += 1;
@@ -67,18 +76,29 @@ export class ExpiringMap<V> {
 
   /** Writes `value`, (re)starting its time to live (`ttlMs`, or the map's), evicting the least recently used beyond the cap. */
   set(key: string, value: V, ttlMs = this.#ttlMs): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, expiresAtMs: this.#now() + ttlMs });
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-      this.evicted += 1;
+    const expiresAtMs = this.#now() + ttlMs;
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) {
+      entry.value = value;
+      entry.expiresAtMs = expiresAtMs;
+      this.#touch(entry);
+    } else {
+      const added: Entry<V> = { key, value, expiresAtMs, older: this.#newest, newer: null };
+      if (this.#newest !== null) this.#newest.newer = added;
+      else this.#oldest = added;
+      this.#newest = added;
+      this.#entries.set(key, added);
+      while (this.#entries.size > this.#maxEntries && this.#oldest !== null) {
+        this.#remove(this.#oldest);
+        this.evicted += 1;
+      }
     }
     this.#startSweeper(ttlMs);
   }
 
   delete(key: string): void {
-    this.#entries.delete(key);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined) this.#remove(entry);
     if (this.#entries.size === 0) this.#stopSweeper();
   }
 
@@ -86,11 +106,13 @@ export class ExpiringMap<V> {
   pruneExpired(): number {
     const now = this.#now();
     let removed = 0;
-    for (const [key, entry] of this.#entries) {
+    for (let entry = this.#oldest; entry !== null; ) {
+      const next = entry.newer;
       if (entry.expiresAtMs <= now) {
-        this.#entries.delete(key);
+        this.#remove(entry);
         removed += 1;
       }
+      entry = next;
     }
     this.expired += removed;
     if (this.#entries.size === 0) this.#stopSweeper();
@@ -100,6 +122,8 @@ export class ExpiringMap<V> {
   /** Drops every entry and stops the sweep. */
   clear(): void {
     this.#entries.clear();
+    this.#oldest = null;
+    this.#newest = null;
     this.#stopSweeper();
   }
 
@@ -116,6 +140,32 @@ export class ExpiringMap<V> {
       }
     }, every);
     this.#sweeper.unref();
+  }
+
+  /** Makes `entry` the most recently used. */
+  #touch(entry: Entry<V>): void {
+    if (entry === this.#newest) return;
+    this.#unlink(entry);
+    entry.older = this.#newest;
+    entry.newer = null;
+    if (this.#newest !== null) this.#newest.newer = entry;
+    this.#newest = entry;
+    this.#oldest ??= entry;
+  }
+
+  #remove(entry: Entry<V>): void {
+    this.#entries.delete(entry.key);
+    this.#unlink(entry);
+  }
+
+  /** Takes `entry` out of the order list (its neighbours join). */
+  #unlink(entry: Entry<V>): void {
+    if (entry.older !== null) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    if (entry.newer !== null) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+    entry.older = null;
+    entry.newer = null;
   }
 
   #stopSweeper(): void {

@@ -196,8 +196,10 @@ export class InboxFeed {
     change(view);
     view.last_activity_at = new Date(this.#now()).toISOString();
     this.#sessions.set(sessionId, view);
-    const oldest = this.#sessions.keys().next().value;
-    if (this.#sessions.size > this.#o.maxSessions && oldest !== undefined) this.#remove(oldest);
+    if (this.#sessions.size > this.#o.maxSessions) {
+      const oldest = this.#sessions.keys().next().value;
+      if (oldest !== undefined) this.#remove(oldest);
+    }
     this.#dirty.add(sessionId);
     if (this.#dirty.size === 1) setImmediate(() => void this.#flushDirty());
   }
