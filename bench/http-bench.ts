@@ -4,6 +4,9 @@
  * the bridge in memory, the bridge with Redis. Prints one JSON line per configuration, then one
  * with the ratios the project holds itself to. Never fails a test run.
  *
+ * A calibration line runs the floor with 10 µs of busy work per request: on a small machine the
+ * load generator shares the cores, and that alone can cost the floor a third of its rate.
+ *
  * The load generator is wrk (bench/http-load.lua) where installed (Debian: apt-get install wrk),
  * else bench/http-client.ts. With `--scaling`, the bridge configurations also run at 1k, 10k and
  * 100k sessions, and docs/performance-scaling.svg is written from the figures.
@@ -29,6 +32,9 @@ const port = 18_900 + Math.floor(Math.random() * 500);
 /** FastAPI + uvicorn + the reference Python writer, in memory, on this machine (wrk -t1 -c32, 1,000 sessions): 4.0–4.1k req/s. */
 const COMPARISON_REQ_PER_SEC = 4_100;
 
+/** The calibration line's work per request, in µs: how much a little work costs against the floor on this machine. */
+const CALIBRATION_US = 10;
+
 /** What one configuration measured. */
 export interface LoadFigures {
   configuration: string;
@@ -42,6 +48,8 @@ export interface LoadFigures {
   p99Ms: number;
   /** Redis commands the bridge sent per request (its background delivery work included). */
   redisCommandsPerRequest?: number;
+  /** The bridge's event-loop delay p99 (prom-client's `nodejs_eventloop_lag_p99_seconds`), in ms. */
+  eventLoopDelayP99Ms?: number;
   /** The server's resident memory after the load, in MiB. */
   rssMiB: number;
 }
@@ -68,11 +76,16 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
-async function redisCommands(url: string): Promise<number | undefined> {
+/** The bridge's metrics text ("" for the floor, which has none). */
+async function metricsText(url: string): Promise<string> {
   // A kept-alive connection the server closed while the load ran fails once: try again.
   let text = "";
-  for (let attempt = 0; attempt < 3 && text === ""; attempt++) text = await fetch(`${url}/metrics`).then((r) => r.text(), () => "");
-  const value = /^bridge_redis_commands_total (\d+)/m.exec(text)?.[1];
+  for (let attempt = 0; attempt < 3 && text === ""; attempt++) text = await fetch(`${url}/metrics`).then((r) => (r.ok ? r.text() : ""), () => "");
+  return text;
+}
+
+function metric(text: string, name: string): number | undefined {
+  const value = new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1];
   return value === undefined ? undefined : Number(value);
 }
 
@@ -98,6 +111,7 @@ function configurations(prefix: string): Configuration[] {
   const bridgeEnv = { PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "error", NODE_OPTIONS: process.env.BENCH_HTTP_NODE_OPTIONS ?? "" };
   return [
     { name: "floor", command: [join(here, "http-floor.js"), String(port)], env: {}, bridge: false },
+    { name: `floor+${CALIBRATION_US}us`, command: [join(here, "http-floor.js"), String(port), String(CALIBRATION_US)], env: {}, bridge: false },
     { name: "memory", command: bridge, env: bridgeEnv, bridge: true },
     { name: "redis", command: bridge, env: { ...bridgeEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix }, bridge: true },
   ];
@@ -112,10 +126,13 @@ async function measure(config: Configuration, sessionCount: number): Promise<Loa
     if (config.bridge) await waitForHealth(url, child);
     else await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
     load(url, 2, sessionCount); // warm-up: JIT, connections, Redis scripts
-    const before = await redisCommands(url);
+    const before = metric(await metricsText(url), "bridge_redis_commands_total");
     const figures = load(url, seconds, sessionCount);
-    const after = await redisCommands(url);
+    const text = await metricsText(url);
+    const after = metric(text, "bridge_redis_commands_total");
     const result: LoadFigures = { configuration: config.name, sessions: sessionCount, ...figures, rssMiB: rssMiB(child.pid as number) };
+    const loopDelay = metric(text, "nodejs_eventloop_lag_p99_seconds");
+    if (loopDelay !== undefined) result.eventLoopDelayP99Ms = loopDelay * 1000;
     if (before !== undefined && after !== undefined) result.redisCommandsPerRequest = (after - before) / Math.max(1, figures.requests);
     return result;
   } finally {
@@ -172,6 +189,8 @@ async function main(): Promise<void> {
     const redis = results.get("redis");
     if (floor !== undefined && memory !== undefined) {
       const ratios: Record<string, number | string> = { configuration: "ratios", memoryVsFloorReqPerSec: memory.reqPerSec / floor.reqPerSec };
+      const calibration = results.get(`floor+${CALIBRATION_US}us`);
+      if (calibration !== undefined) ratios[`floorPlus${CALIBRATION_US}usVsFloorReqPerSec`] = calibration.reqPerSec / floor.reqPerSec;
       if (redis !== undefined) {
         ratios.redisVsMemoryP99 = redis.p99Ms / memory.p99Ms;
         ratios.redisVsComparisonReqPerSec = redis.reqPerSec / COMPARISON_REQ_PER_SEC;
