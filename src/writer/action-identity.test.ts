@@ -2,8 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mergeActionsPayloads } from "../payloads/merge.js";
 import { parseActionsPayload } from "../payloads/parse.js";
-import { dedupeHashes, dedupeIds, hasWireIdentity } from "./action-identity.js";
+import { dedupeHashes, dedupeIds, hasWireIdentity, writeDedupeHashes } from "./action-identity.js";
 import { SeenIds } from "./seen-ids.js";
+import { referenceDedupeHashes } from "./test-support/reference-identity.js";
 
 const base = { type: "click", canonical_url: "https://app.example/x", timestamp_end: 0 };
 
@@ -70,6 +71,28 @@ describe("dedupe ids", () => {
         });
         expect(new Set(hashes).size).toBe(byContent.size);
       }),
+    );
+  });
+
+  it("property: ids are exactly the plainly written hash's, for any field values, parsed or not", () => {
+    const anyValue = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.constant(undefined), fc.boolean(), fc.object());
+    const wireValue = fc.oneof(fc.string(), fc.double(), fc.integer({ min: -5, max: 2e9 }), fc.constant(null));
+    const fields = (v: fc.Arbitrary<unknown>) =>
+      fc.record({ index: v, timestamp_start: v, type: v, description: v, canonical_url: v, timestamp_end: v }, { requiredKeys: [] });
+    const notAction = fc.constantFrom(null, 3, "x");
+    const raw = fc.array(fc.oneof({ weight: 8, arbitrary: fields(anyValue) }, { weight: 1, arbitrary: notAction }), { maxLength: 12 });
+    const wire = fc.array(fields(wireValue), { maxLength: 12 }).map((actions) => parseActionsPayload({ actions }).actions);
+    fc.assert(
+      fc.property(fc.oneof(raw, wire), (list) => {
+        const actions = list as never[];
+        const expected = referenceDedupeHashes(actions);
+        expect(dedupeHashes(actions)).toEqual(expected);
+        const out = new Float64Array(actions.length + 2).fill(7);
+        writeDedupeHashes(actions, out);
+        expect(Array.from(out.subarray(0, actions.length))).toEqual(expected);
+        expect(out[actions.length]).toBe(7); // nothing written past the batch
+      }),
+      { numRuns: 300 },
     );
   });
 });
