@@ -98,35 +98,80 @@ describe("dedupe ids", () => {
 });
 
 describe("SeenIds", () => {
+  const admit = (seen: SeenIds, ids: number[], now: number, windowMs: number, maxIds: number) =>
+    seen.admit(ids, ids.length, now, windowMs, maxIds);
+
   it("admits each id once, also within one batch, and says which were new", () => {
     const seen = new SeenIds();
-    expect(seen.admit([1, 2], 0, 1000, 10)).toBeNull();
-    expect(seen.admit([3, 2, 3, Number.NaN], 1, 1000, 10)).toEqual([true, false, false, false]);
+    expect(admit(seen, [1, 2], 0, 1000, 10)).toBeNull();
+    expect(admit(seen, [3, 2, 3, Number.NaN], 1, 1000, 10)).toEqual([true, false, false, false]);
+  });
+
+  it("reads only the first `count` ids of the buffer it is given", () => {
+    const seen = new SeenIds();
+    expect(seen.admit(Float64Array.of(1, 2, 1), 2, 0, 1000, 10)).toBeNull();
+    expect(seen.size).toBe(2);
   });
 
   it("forgets ids older than the window and the oldest beyond the count", () => {
     const seen = new SeenIds();
-    seen.admit([1], 0, 100, 2);
-    seen.admit([2], 50, 100, 2);
-    expect(seen.admit([1], 101, 100, 2)).toBeNull(); // 1 aged out
-    seen.admit([3], 102, 100, 2);
+    admit(seen, [1], 0, 100, 2);
+    admit(seen, [2], 50, 100, 2);
+    expect(admit(seen, [1], 101, 100, 2)).toBeNull(); // 1 aged out
+    admit(seen, [3], 102, 100, 2);
     expect(seen.size).toBe(2);
-    expect(seen.admit([2], 103, 100, 2)).toBeNull(); // 2 was pushed out by count
+    expect(admit(seen, [2], 103, 100, 2)).toBeNull(); // 2 was pushed out by count
+  });
+
+  it("ages batches admitted at the same millisecond together", () => {
+    const seen = new SeenIds();
+    admit(seen, [1], 10, 100, 50);
+    admit(seen, [2], 10, 100, 50);
+    admit(seen, [3], 60, 100, 50);
+    expect(admit(seen, [1, 2, 3], 110, 100, 50)).toEqual([false, false, false]);
+    expect(admit(seen, [1, 2, 3], 111, 100, 50)).toEqual([true, true, false]);
   });
 
   it("finds replays the same way before and after a session outgrows the scan (Set) limit", () => {
     const seen = new SeenIds();
     for (let i = 0; i < 200; i++) {
-      expect(seen.admit([i], i, 1e9, 1000)).toBeNull();
-      expect(seen.admit([i, 0], i, 1e9, 1000)).toEqual([false, false]);
+      expect(admit(seen, [i], i, 1e9, 1000)).toBeNull();
+      expect(admit(seen, [i, 0], i, 1e9, 1000)).toEqual([false, false]);
     }
     expect(seen.size).toBe(200);
   });
 
   it("stays bounded under a long stream", () => {
     const seen = new SeenIds();
-    for (let i = 0; i < 100_000; i++) seen.admit([i], i, 1_000_000, 500);
+    for (let i = 0; i < 100_000; i++) admit(seen, [i], i, 1_000_000, 500);
     expect(seen.size).toBe(500);
+  });
+
+  it("property: answers like a plain list of (id, batch time) trimmed by age, then by count", () => {
+    const batch = fc.record({
+      ids: fc.array(fc.oneof({ weight: 12, arbitrary: fc.nat(120) }, { weight: 1, arbitrary: fc.constant(Number.NaN) }), { maxLength: 6 }),
+      advance: fc.oneof(fc.constant(0), fc.nat(40)),
+    });
+    fc.assert(
+      fc.property(fc.array(batch, { maxLength: 120 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 90 }), (batches, windowMs, maxIds) => {
+        const seen = new SeenIds();
+        let model: Array<[number, number]> = [];
+        let now = 0;
+        for (const { ids, advance } of batches) {
+          now += advance;
+          while (model.length > 0 && model[0]![1] < now - windowMs) model.shift();
+          const expected = ids.map((id) => {
+            if (Number.isNaN(id) || model.some(([m]) => m === id)) return false;
+            model.push([id, now]);
+            return true;
+          });
+          model = model.slice(Math.max(0, model.length - maxIds));
+          expect(admit(seen, ids, now, windowMs, maxIds)).toEqual(expected.every(Boolean) ? null : expected);
+          expect(seen.size).toBe(model.length);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

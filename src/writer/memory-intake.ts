@@ -1,6 +1,6 @@
 import type { NoteAction } from "../payloads/types.js";
 import { ActionBuffer } from "./action-buffer.js";
-import { dedupeHashes } from "./action-identity.js";
+import { writeDedupeHashes } from "./action-identity.js";
 import { deadLetter } from "./memory-dead-letters.js";
 import type { MemoryEngineState } from "./memory-engine-state.js";
 import { SeenIds } from "./seen-ids.js";
@@ -12,11 +12,16 @@ export interface Admitted {
   readonly duplicates: number;
 }
 
+/** One batch's dedupe ids, reused by every call: nothing is allocated per batch. */
+let hashes = new Float64Array(64);
+
 /** Drops actions this session accepted before (a replay); counts and reports them. */
 export function admit(engine: MemoryEngineState, s: SessionDelivery, actions: readonly NoteAction[], now: number): Admitted {
   const { dedupeWindowMs, maxDedupeIds } = engine.host.options;
   if (dedupeWindowMs === 0 || maxDedupeIds === 0) return { fresh: actions, duplicates: 0 };
-  const isNew = (s.seen ??= new SeenIds()).admit(dedupeHashes(actions), now, dedupeWindowMs, maxDedupeIds);
+  if (hashes.length < actions.length) hashes = new Float64Array(Math.max(actions.length, hashes.length * 2));
+  writeDedupeHashes(actions, hashes);
+  const isNew = (s.seen ??= new SeenIds()).admit(hashes, actions.length, now, dedupeWindowMs, maxDedupeIds);
   if (isNew === null) return { fresh: actions, duplicates: 0 };
   const fresh: NoteAction[] = [];
   let duplicates = 0;
