@@ -58,7 +58,7 @@ export function link(engine: MemoryEngineState, s: SessionDelivery, conversation
   const buffered = s.prelink?.length ?? 0;
   if (buffered > 0) s.flush = s.prelink;
   s.prelink = null;
-  engine.host.events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
+  if (engine.host.events.has("linked")) engine.host.events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
 }
 
 /** The conversation is gone: the session goes back to pre-link buffering with what it still owes. */
