@@ -184,3 +184,17 @@ describe("items that are not actions", () => {
     await writer.close();
   });
 });
+
+describe("the memory engine's dedupe of large batches", () => {
+  it("recognises replays of a batch larger than its reused id buffer, and of small batches after it", async () => {
+    const { createTestWriter } = await import("../testing/index.js");
+    const writer = createTestWriter();
+    const big = Array.from({ length: 3000 }, (_, i) => ({ index: i, description: `a${i}`, timestamp_start: 1718000000 + i / 10 }));
+    expect(await writer.writeActions(null, "s", big)).toMatchObject({ accepted: 3000, duplicates: 0 });
+    expect(await writer.writeActions(null, "s", big)).toMatchObject({ accepted: 0, duplicates: 3000 });
+    const small = [{ index: 3000, description: "b", timestamp_start: 1718000400 }];
+    expect(await writer.writeActions(null, "s", [...small, big[5]!])).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(await writer.writeActions(null, "s", small)).toMatchObject({ accepted: 0, duplicates: 1 });
+    await writer.close();
+  });
+});

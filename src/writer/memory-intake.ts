@@ -12,16 +12,17 @@ export interface Admitted {
   readonly duplicates: number;
 }
 
-/** One batch's dedupe ids, reused by every call: nothing is allocated per batch. */
-let hashes = new Float64Array(64);
+/** Dedupe ids of one batch, reused by every call so a batch allocates nothing for them. */
+const hashes = new Float64Array(1024);
 
 /** Drops actions this session accepted before (a replay); counts and reports them. */
 export function admit(engine: MemoryEngineState, s: SessionDelivery, actions: readonly NoteAction[], now: number): Admitted {
   const { dedupeWindowMs, maxDedupeIds } = engine.host.options;
   if (dedupeWindowMs === 0 || maxDedupeIds === 0) return { fresh: actions, duplicates: 0 };
-  if (hashes.length < actions.length) hashes = new Float64Array(Math.max(actions.length, hashes.length * 2));
-  writeDedupeHashes(actions, hashes);
-  const isNew = (s.seen ??= new SeenIds()).admit(hashes, actions.length, now, dedupeWindowMs, maxDedupeIds);
+  // A rare larger batch gets its own buffer, so one huge batch does not keep a huge buffer alive.
+  const ids = actions.length <= hashes.length ? hashes : new Float64Array(actions.length);
+  writeDedupeHashes(actions, ids);
+  const isNew = (s.seen ??= new SeenIds()).admit(ids, actions.length, now, dedupeWindowMs, maxDedupeIds);
   if (isNew === null) return { fresh: actions, duplicates: 0 };
   const fresh: NoteAction[] = [];
   let duplicates = 0;
