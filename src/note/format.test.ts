@@ -184,6 +184,13 @@ describe("formatNote", () => {
     expect(formatNote("s", actions, 0, NOW).split("\n").slice(3)).toEqual(["[1] x", "[2] y"]);
   });
 
+  it("numbers long notes the same past the first thousand lines", () => {
+    const lines = formatNoteColumns("s", Array.from({ length: 1030 }, (_, i) => `d${i}`), new Array<number>(1030).fill(NOW), 0, NOW).split("\n");
+    expect(lines.slice(3, 5)).toEqual(["[1] d0", "[2] d1"]);
+    expect(lines.slice(-7, -5)).toEqual(["[1024] d1023", "[1025] d1024"]);
+    expect(lines.at(-1)).toBe("[1030] d1029");
+  });
+
   it("rejects a negative, NaN or infinite binSeconds, naming it", () => {
     for (const bin of [-1, Number.NaN, Infinity]) {
       expect(() => formatNote("s", [act("a", 1)], bin, NOW)).toThrow(/binSeconds/);

@@ -76,19 +76,30 @@ export function formatNoteColumns(
   if (starts.length === 0) return formatChatbotNoteHeader(sessionId, nowUnixSeconds);
   const order = sortedOrder(starts);
   const firstStart = starts[order === null ? 0 : (order[0] ?? 0)];
-  let body = formatChatbotNoteHeader(sessionId, isUsable(firstStart) ? firstStart : nowUnixSeconds);
+  // Pieces joined once at the end: appending line by line would copy every description into a
+  // line string and chain a rope node per piece.
+  const parts: string[] = [formatChatbotNoteHeader(sessionId, isUsable(firstStart) ? firstStart : nowUnixSeconds)];
   let previousBin = 0;
   for (let k = 0; k < starts.length; k++) {
     const i = order === null ? k : (order[k] ?? k);
-    if (k > 0) body += "\n";
+    let separator = k > 0 ? "\n" : "";
     if (binSeconds > 0) {
       const bin = Math.floor(sortKey(starts[i]) / binSeconds);
-      if (k > 0 && bin !== previousBin) body += "\n";
+      if (k > 0 && bin !== previousBin) separator = "\n\n";
       previousBin = bin;
     }
-    body += `[${k + 1}] ${oneLine(descriptions[i] ?? "")}`;
+    parts.push(separator, linePrefix(k + 1), oneLine(descriptions[i] ?? ""));
   }
-  return body;
+  return parts.join("");
+}
+
+/** `[n] ` for the first line numbers, made once (every note starts at 1). */
+const PREFIXES: string[] = [];
+const PREFIXES_KEPT = 1024;
+
+function linePrefix(n: number): string {
+  if (n > PREFIXES_KEPT) return `[${n}] `;
+  return (PREFIXES[n] ??= `[${n}] `);
 }
 
 // CR, LF, U+2028 and U+2029: any of them would let a description forge its own `[n] …` line.

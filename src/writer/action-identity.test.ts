@@ -2,8 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mergeActionsPayloads } from "../payloads/merge.js";
 import { parseActionsPayload } from "../payloads/parse.js";
-import { dedupeHashes, dedupeIds, hasWireIdentity } from "./action-identity.js";
+import { dedupeHashes, dedupeIds, hasWireIdentity, writeDedupeHashes } from "./action-identity.js";
 import { SeenIds } from "./seen-ids.js";
+import { referenceDedupeHashes } from "./test-support/reference-identity.js";
 
 const base = { type: "click", canonical_url: "https://app.example/x", timestamp_end: 0 };
 
@@ -72,38 +73,105 @@ describe("dedupe ids", () => {
       }),
     );
   });
+
+  it("property: ids are exactly the plainly written hash's, for any field values, parsed or not", () => {
+    const anyValue = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.constant(undefined), fc.boolean(), fc.object());
+    const wireValue = fc.oneof(fc.string(), fc.double(), fc.integer({ min: -5, max: 2e9 }), fc.constant(null));
+    const fields = (v: fc.Arbitrary<unknown>) =>
+      fc.record({ index: v, timestamp_start: v, type: v, description: v, canonical_url: v, timestamp_end: v }, { requiredKeys: [] });
+    const notAction = fc.constantFrom(null, 3, "x");
+    const raw = fc.array(fc.oneof({ weight: 8, arbitrary: fields(anyValue) }, { weight: 1, arbitrary: notAction }), { maxLength: 12 });
+    const wire = fc.array(fields(wireValue), { maxLength: 12 }).map((actions) => parseActionsPayload({ actions }).actions);
+    fc.assert(
+      fc.property(fc.oneof(raw, wire), (list) => {
+        const actions = list as never[];
+        const expected = referenceDedupeHashes(actions);
+        expect(dedupeHashes(actions)).toEqual(expected);
+        const out = new Float64Array(actions.length + 2).fill(7);
+        writeDedupeHashes(actions, out);
+        expect(Array.from(out.subarray(0, actions.length))).toEqual(expected);
+        expect(out[actions.length]).toBe(7); // nothing written past the batch
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe("SeenIds", () => {
+  const admit = (seen: SeenIds, ids: number[], now: number, windowMs: number, maxIds: number) =>
+    seen.admit(ids, ids.length, now, windowMs, maxIds);
+
   it("admits each id once, also within one batch, and says which were new", () => {
     const seen = new SeenIds();
-    expect(seen.admit([1, 2], 0, 1000, 10)).toBeNull();
-    expect(seen.admit([3, 2, 3, Number.NaN], 1, 1000, 10)).toEqual([true, false, false, false]);
+    expect(admit(seen, [1, 2], 0, 1000, 10)).toBeNull();
+    expect(admit(seen, [3, 2, 3, Number.NaN], 1, 1000, 10)).toEqual([true, false, false, false]);
+  });
+
+  it("reads only the first `count` ids of the buffer it is given", () => {
+    const seen = new SeenIds();
+    expect(seen.admit(Float64Array.of(1, 2, 1), 2, 0, 1000, 10)).toBeNull();
+    expect(seen.size).toBe(2);
   });
 
   it("forgets ids older than the window and the oldest beyond the count", () => {
     const seen = new SeenIds();
-    seen.admit([1], 0, 100, 2);
-    seen.admit([2], 50, 100, 2);
-    expect(seen.admit([1], 101, 100, 2)).toBeNull(); // 1 aged out
-    seen.admit([3], 102, 100, 2);
+    admit(seen, [1], 0, 100, 2);
+    admit(seen, [2], 50, 100, 2);
+    expect(admit(seen, [1], 101, 100, 2)).toBeNull(); // 1 aged out
+    admit(seen, [3], 102, 100, 2);
     expect(seen.size).toBe(2);
-    expect(seen.admit([2], 103, 100, 2)).toBeNull(); // 2 was pushed out by count
+    expect(admit(seen, [2], 103, 100, 2)).toBeNull(); // 2 was pushed out by count
+  });
+
+  it("ages batches admitted at the same millisecond together", () => {
+    const seen = new SeenIds();
+    admit(seen, [1], 10, 100, 50);
+    admit(seen, [2], 10, 100, 50);
+    admit(seen, [3], 60, 100, 50);
+    expect(admit(seen, [1, 2, 3], 110, 100, 50)).toEqual([false, false, false]);
+    expect(admit(seen, [1, 2, 3], 111, 100, 50)).toEqual([true, true, false]);
   });
 
   it("finds replays the same way before and after a session outgrows the scan (Set) limit", () => {
     const seen = new SeenIds();
     for (let i = 0; i < 200; i++) {
-      expect(seen.admit([i], i, 1e9, 1000)).toBeNull();
-      expect(seen.admit([i, 0], i, 1e9, 1000)).toEqual([false, false]);
+      expect(admit(seen, [i], i, 1e9, 1000)).toBeNull();
+      expect(admit(seen, [i, 0], i, 1e9, 1000)).toEqual([false, false]);
     }
     expect(seen.size).toBe(200);
   });
 
   it("stays bounded under a long stream", () => {
     const seen = new SeenIds();
-    for (let i = 0; i < 100_000; i++) seen.admit([i], i, 1_000_000, 500);
+    for (let i = 0; i < 100_000; i++) admit(seen, [i], i, 1_000_000, 500);
     expect(seen.size).toBe(500);
+  });
+
+  it("property: answers like a plain list of (id, batch time) trimmed by age, then by count", () => {
+    const batch = fc.record({
+      ids: fc.array(fc.oneof({ weight: 12, arbitrary: fc.nat(120) }, { weight: 1, arbitrary: fc.constant(Number.NaN) }), { maxLength: 6 }),
+      advance: fc.oneof(fc.constant(0), fc.nat(40)),
+    });
+    fc.assert(
+      fc.property(fc.array(batch, { maxLength: 120 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 90 }), (batches, windowMs, maxIds) => {
+        const seen = new SeenIds();
+        let model: Array<[number, number]> = [];
+        let now = 0;
+        for (const { ids, advance } of batches) {
+          now += advance;
+          while (model.length > 0 && model[0]![1] < now - windowMs) model.shift();
+          const expected = ids.map((id) => {
+            if (Number.isNaN(id) || model.some(([m]) => m === id)) return false;
+            model.push([id, now]);
+            return true;
+          });
+          model = model.slice(Math.max(0, model.length - maxIds));
+          expect(admit(seen, ids, now, windowMs, maxIds)).toEqual(expected.every(Boolean) ? null : expected);
+          expect(seen.size).toBe(model.length);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -113,6 +181,20 @@ describe("items that are not actions", () => {
     const writer = createTestWriter();
     const outcome = await writer.writeActions(null, "s", [null as never, { description: "a", timestamp_start: 1718000000 }, 7 as never]);
     expect(outcome).toMatchObject({ accepted: 1, duplicates: 0 });
+    await writer.close();
+  });
+});
+
+describe("the memory engine's dedupe of large batches", () => {
+  it("recognises replays of a batch larger than its reused id buffer, and of small batches after it", async () => {
+    const { createTestWriter } = await import("../testing/index.js");
+    const writer = createTestWriter();
+    const big = Array.from({ length: 3000 }, (_, i) => ({ index: i, description: `a${i}`, timestamp_start: 1718000000 + i / 10 }));
+    expect(await writer.writeActions(null, "s", big)).toMatchObject({ accepted: 3000, duplicates: 0 });
+    expect(await writer.writeActions(null, "s", big)).toMatchObject({ accepted: 0, duplicates: 3000 });
+    const small = [{ index: 3000, description: "b", timestamp_start: 1718000400 }];
+    expect(await writer.writeActions(null, "s", [...small, big[5]!])).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(await writer.writeActions(null, "s", small)).toMatchObject({ accepted: 0, duplicates: 1 });
     await writer.close();
   });
 });

@@ -23,30 +23,35 @@ export function dedupeIds(actions: readonly NoteAction[]): string[] {
 
 /** {@link dedupeIds} as numbers (NaN for a non-object item): what the memory engine keeps, 8 bytes each. */
 export function dedupeHashes(actions: readonly NoteAction[]): number[] {
-  const ids = new Array<number>(actions.length);
+  const ids = new Float64Array(actions.length);
+  writeDedupeHashes(actions, ids);
+  return Array.from(ids);
+}
+
+/**
+ * {@link dedupeHashes} written into `out[0 … actions.length - 1]` (which must be that long), so
+ * a caller hashing every batch can reuse one buffer instead of allocating an array per batch.
+ */
+export function writeDedupeHashes(actions: readonly NoteAction[], out: Float64Array): void {
   let batch: number | undefined;
   for (let i = 0; i < actions.length; i++) {
     const action = actions[i] as NoteAction | null;
     if (action === null || typeof action !== "object") {
-      ids[i] = Number.NaN;
-      continue;
-    }
-    if (hasWireIdentity(action)) {
-      // Hashed field by field, without building a string: this runs for every action.
+      out[i] = Number.NaN;
+    } else if (hasWireIdentity(action)) {
       begin(IDENTIFIED);
       mixValue(hasWireIndex(action) ? action.index : undefined);
       mixValue(action.timestamp_start);
       mixContent(action);
-      ids[i] = digest();
+      out[i] = digest();
     } else {
       batch ??= batchFingerprint(actions);
       begin(BY_BATCH);
       mixNumber(batch);
       mixNumber(i);
-      ids[i] = digest();
+      out[i] = digest();
     }
   }
-  return ids;
 }
 
 /** Whether the action's `timestamp_start` was really sent and can identify it. */
@@ -82,25 +87,31 @@ function mixContent(action: NoteAction): void {
 
 /*
  * A fast 53-bit hash (two 32-bit multiply-xor lanes), fed field by field. Not cryptographic.
- * One hash is built at a time (JavaScript is single-threaded and nothing here awaits), so the
- * state lives in module variables rather than an object per hash.
+ * One hash is built at a time (JavaScript is single-threaded and nothing here awaits). The two
+ * lanes live in one typed array, read into locals for the per-character loop: module `let`
+ * variables would be loaded and stored on every character.
  */
 const IDENTIFIED = 1;
 const BY_BATCH = 2;
 const BATCH = 3;
+const STRING_TAG = 0x5354;
+const NUMBER_TAG = 0x4e55;
+const NULL_TAG = 0x4e4c;
+const OTHER_TAG = 0x4f42;
+const M1 = 2654435761;
+const M2 = 1597334677;
+const lanes = new Int32Array(2);
 const float = new Float64Array(1);
-const words = new Uint32Array(float.buffer);
-let h1 = 0;
-let h2 = 0;
+const words = new Int32Array(float.buffer);
 
 function begin(kind: number): void {
-  h1 = 0xdeadbeef ^ kind;
-  h2 = 0x41c6ce57 ^ kind;
+  lanes[0] = 0xdeadbeef ^ kind;
+  lanes[1] = 0x41c6ce57 ^ kind;
 }
 
 function mix(word: number): void {
-  h1 = Math.imul(h1 ^ word, 2654435761);
-  h2 = Math.imul(h2 ^ word, 1597334677);
+  lanes[0] = Math.imul((lanes[0] as number) ^ word, M1);
+  lanes[1] = Math.imul((lanes[1] as number) ^ word, M2);
 }
 
 function mixNumber(n: number): void {
@@ -109,24 +120,38 @@ function mixNumber(n: number): void {
   mix(words[1] as number);
 }
 
-/** Each value is tagged with its type and, for strings, ended by its length: fields cannot run together. */
+/** Tagged, then every UTF-16 unit, then the length: fields cannot run together. */
+function mixString(s: string): void {
+  let h1 = Math.imul((lanes[0] as number) ^ STRING_TAG, M1);
+  let h2 = Math.imul((lanes[1] as number) ^ STRING_TAG, M2);
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, M1);
+    h2 = Math.imul(h2 ^ c, M2);
+  }
+  lanes[0] = Math.imul(h1 ^ n, M1);
+  lanes[1] = Math.imul(h2 ^ n, M2);
+}
+
+/** Each value is tagged with its type and, for strings, ended by its length. */
 function mixValue(value: unknown): void {
   if (typeof value === "string") {
-    mix(0x5354);
-    for (let i = 0; i < value.length; i++) mix(value.charCodeAt(i));
-    mix(value.length);
+    mixString(value);
   } else if (typeof value === "number") {
-    mix(0x4e55);
+    mix(NUMBER_TAG);
     mixNumber(value);
   } else if (value === null || value === undefined) {
-    mix(0x4e4c);
+    mix(NULL_TAG);
   } else {
-    mix(0x4f42);
-    mixValue(typeof value === "boolean" ? String(value) : (JSON.stringify(value) ?? ""));
+    mix(OTHER_TAG);
+    mixString(typeof value === "boolean" ? String(value) : (JSON.stringify(value) ?? ""));
   }
 }
 
 function digest(): number {
+  const h1 = lanes[0] as number;
+  const h2 = lanes[1] as number;
   const a = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   const b = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(a ^ (a >>> 13), 3266489909);
   return 4294967296 * (2097151 & b) + (a >>> 0);
@@ -135,6 +160,6 @@ function digest(): number {
 /** The same 53-bit hash of a whole string. */
 export function hash53(input: string): number {
   begin(0);
-  mixValue(input);
+  mixString(input);
   return digest();
 }

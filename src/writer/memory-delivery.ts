@@ -85,7 +85,7 @@ export class MemoryDelivery implements DeliveryEngine {
       pump(engine, s);
     }
     if (s.conversationId !== null) {
-      if (fresh.length > 0) addPending(engine, s, fresh, firstSeq);
+      if (fresh.length > 0) addPending(engine, s, fresh, firstSeq, now);
       return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0, newActions: fresh, lastSequence: s.sequence });
     }
     const prelink = (s.prelink ??= new ActionBuffer());

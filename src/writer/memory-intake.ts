@@ -1,6 +1,6 @@
 import type { NoteAction } from "../payloads/types.js";
 import { ActionBuffer } from "./action-buffer.js";
-import { dedupeHashes } from "./action-identity.js";
+import { writeDedupeHashes } from "./action-identity.js";
 import { deadLetter } from "./memory-dead-letters.js";
 import type { MemoryEngineState } from "./memory-engine-state.js";
 import { SeenIds } from "./seen-ids.js";
@@ -12,11 +12,17 @@ export interface Admitted {
   readonly duplicates: number;
 }
 
+/** Dedupe ids of one batch, reused by every call so a batch allocates nothing for them. */
+const hashes = new Float64Array(1024);
+
 /** Drops actions this session accepted before (a replay); counts and reports them. */
 export function admit(engine: MemoryEngineState, s: SessionDelivery, actions: readonly NoteAction[], now: number): Admitted {
   const { dedupeWindowMs, maxDedupeIds } = engine.host.options;
   if (dedupeWindowMs === 0 || maxDedupeIds === 0) return { fresh: actions, duplicates: 0 };
-  const isNew = (s.seen ??= new SeenIds()).admit(dedupeHashes(actions), now, dedupeWindowMs, maxDedupeIds);
+  // A rare larger batch gets its own buffer, so one huge batch does not keep a huge buffer alive.
+  const ids = actions.length <= hashes.length ? hashes : new Float64Array(actions.length);
+  writeDedupeHashes(actions, ids);
+  const isNew = (s.seen ??= new SeenIds()).admit(ids, actions.length, now, dedupeWindowMs, maxDedupeIds);
   if (isNew === null) return { fresh: actions, duplicates: 0 };
   const fresh: NoteAction[] = [];
   let duplicates = 0;
@@ -53,7 +59,7 @@ export function link(engine: MemoryEngineState, s: SessionDelivery, conversation
   const buffered = s.prelink?.length ?? 0;
   if (buffered > 0) s.flush = s.prelink;
   s.prelink = null;
-  engine.host.events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
+  if (engine.host.events.has("linked")) engine.host.events.emit("linked", { sessionId: s.sessionId, conversationId, bufferedActions: buffered });
 }
 
 /** The conversation is gone: the session goes back to pre-link buffering with what it still owes. */

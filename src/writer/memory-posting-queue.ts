@@ -18,9 +18,9 @@ import type { OwedNote, SessionDelivery } from "./session-delivery.js";
  */
 
 /** Post-link actions join the pending note; the debounce restarts, the max-wait keeps running. */
-export function addPending(engine: MemoryEngineState, s: SessionDelivery, actions: readonly NoteAction[], firstSeq: number): void {
+export function addPending(engine: MemoryEngineState, s: SessionDelivery, actions: readonly NoteAction[], firstSeq: number, now: number): void {
   const { timers, host } = engine;
-  (s.pending ??= new ActionBuffer()).append(actions, host.options.now() / 1000, firstSeq);
+  (s.pending ??= new ActionBuffer()).append(actions, now / 1000, firstSeq);
   if (timers.refresh(s.timers, "debounce")) return;
   const onDue = () => makeDue(engine, s);
   timers.start(s.timers, "debounce", host.options.postLinkDebounceMs, onDue);
