@@ -61,6 +61,8 @@ describe("shared dead letters (d)", () => {
     expect((await byCount.deadLetters()).map((l) => l.sessionId)).toEqual(["s2", "s3"]);
     expect(byCount.stats().deadLettersEvicted).toBe(1);
     await byCount.takeDeadLetters();
+    // A second live writer on the same keys would claim (and deliver) some of bySize's notes.
+    await byCount.close();
 
     const bySize = bed.make({ maxDeadLetterBytes: 1500 });
     for (const s of ["t1", "t2", "t3", "t4"]) await deadLetter(bySize, s, "x".repeat(200));
