@@ -5,6 +5,7 @@ import type { ActionsPayload, SummaryPayload } from "../payloads/types.js";
 import type { ConversationEventType } from "../session/conversation-event.js";
 import type { SessionState } from "../session/session-state.js";
 import { invalidOption, requireDurationMs } from "../session/validation.js";
+import { ExpiringMap } from "../stores/expiring-map.js";
 import { linkConversation } from "../stores/link-conversation.js";
 import { InMemoryConversationLinkStore } from "../stores/memory-conversation-link-store.js";
 import { InMemorySessionStateStore } from "../stores/memory-session-state-store.js";
@@ -14,7 +15,7 @@ import type { SummarizerStats } from "../summaries/session-summarizer.js";
 import type { BaseChatbotWriter } from "../writer/base-chatbot-writer.js";
 import type { SummaryOutcome, WriteOutcome } from "../writer/delivery-engine.js";
 import { ConversationUnlinks } from "./conversation-unlinks.js";
-import { identityChanges, mergeIdentity, requireParsed } from "./actions-input.js";
+import { identityChanges, mergeIdentity, requireParsed, type PayloadIdentity } from "./actions-input.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
 
 /** Default time to live of a never-linked session's state in the default store, in ms: twice the writer's default pre-link window. */
@@ -51,7 +52,28 @@ export interface AutoplayChatbotManagerOptions {
    * `preLinkWindowMs`: after that window the state is of no use. @default 240_000
    */
   unlinkedStateTtlMs?: number;
+  /**
+   * How long this manager may act on what it last read or saved of a session (its conversation,
+   * identity and age) without reading the store again, in ms: with a remote store (Redis) that is
+   * one round trip less per batch. Safe across instances: the delivery engine keeps the
+   * authoritative link (a write can only make a session's first link, never move or revive one),
+   * so a batch routed on a slightly old read still reaches the session's conversation; only the
+   * `conversationId` reported in `ActionsOutcome` may lag another instance's link by this long.
+   * Bounded to 10,000 sessions. @default 2_000 with a given `sessionStore`, 0 (off) with the default in-memory one
+   */
+  stateCacheMs?: number;
 }
+
+/** What the manager remembers of a session between batches (see `stateCacheMs`). */
+interface StateHint {
+  conversationId: string | null;
+  userId: unknown;
+  email: unknown;
+  updatedAtMs: number;
+}
+
+/** Sessions whose last read is remembered at most (`stateCacheMs`). */
+const MAX_STATE_HINTS = 10_000;
 
 /** How `onActions` reads its payload. */
 export interface OnActionsOptions extends ParseOptions {
@@ -128,6 +150,7 @@ export class AutoplayChatbotManager {
   readonly #unlinkedRefreshMs: number;
   readonly #unlinks: ConversationUnlinks;
   readonly #unsubscribe: () => void;
+  readonly #hints: ExpiringMap<StateHint> | null;
   #emptyBatches = 0;
   #closing = false;
   #closed: Promise<void> | undefined;
@@ -149,8 +172,15 @@ export class AutoplayChatbotManager {
     this.linkStore = options.linkStore ?? this.#own(new InMemoryConversationLinkStore());
     const unlinkedTtl = this.sessionStore.unlinkedTtlMs;
     this.#unlinkedRefreshMs = unlinkedTtl === undefined ? this.#stateRefreshMs : Math.min(this.#stateRefreshMs, unlinkedTtl / 2);
-    this.#unlinks = new ConversationUnlinks(this.sessionStore, this.linkStore, this.#serializer, MAX_CONFLICT_RETRIES);
-    this.#unsubscribe = this.writer.on("unlinked", (event) => this.#unlinks.schedule(event.sessionId, event.conversationId));
+    const cacheMs = options.stateCacheMs ?? (sessions.owned ? 0 : 2_000);
+    if (!(cacheMs >= 0) || !Number.isFinite(cacheMs)) invalidOption("stateCacheMs", "a finite number >= 0", options.stateCacheMs);
+    const hints = cacheMs === 0 ? null : new ExpiringMap<StateHint>({ ttlMs: cacheMs, now: Date.now, maxEntries: MAX_STATE_HINTS });
+    this.#hints = hints;
+    this.#unlinks = new ConversationUnlinks(this.sessionStore, this.linkStore, this.#serializer, MAX_CONFLICT_RETRIES, (id) => hints?.delete(id));
+    this.#unsubscribe = this.writer.on("unlinked", (event) => {
+      this.#hints?.delete(event.sessionId);
+      this.#unlinks.schedule(event.sessionId, event.conversationId);
+    });
   }
 
   /**
@@ -177,22 +207,9 @@ export class AutoplayChatbotManager {
     }
     return this.#serializer.run(sessionId, async () => {
       await this.#unlinks.retryPending(sessionId);
-      const loaded = await this.#load(sessionId);
-      let state = loaded.state;
-      // Hot path: the state is saved only when it is new, when identity changed, or to refresh
-      // its TTL; a batch otherwise costs one state read and the writer's own work. The save
-      // comes first: if it fails, nothing was handed to the writer, so the sender's retry cannot
-      // deliver the actions twice.
       const identity = { user_id: parsed.user_id, email: parsed.email };
-      const refreshMs = state.conversationLinked ? this.#stateRefreshMs : this.#unlinkedRefreshMs;
-      const stale = Date.now() - state.updatedAtMs >= refreshMs;
-      if (loaded.isNew || stale || identityChanges(state, identity)) {
-        state = await this.#saveWithRetry(sessionId, state, (s) => {
-          mergeIdentity(s, identity);
-          s.markUpdated();
-        });
-      }
-      const conversationId = state.conversationLinked ? state.conversationId : null;
+      const remembered = this.#fresh(sessionId, identity);
+      const conversationId = remembered !== undefined ? remembered : await this.#prepare(sessionId, identity);
       const written = await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
       if (this.contextWriter !== null && written.accepted > 0) this.#feedSummaries(sessionId, parsed, written);
       return {
@@ -258,6 +275,7 @@ export class AutoplayChatbotManager {
           if (error instanceof ConcurrentUpdateError && attempt < MAX_CONFLICT_RETRIES) continue;
           throw error;
         }
+        this.#remember(state);
         if (state.conversationLinked && state.conversationId !== null) {
           await this.writer.onSessionLinked(sessionId, state.conversationId);
         }
@@ -274,7 +292,11 @@ export class AutoplayChatbotManager {
    */
   async saveState(state: SessionState): Promise<void> {
     this.#assertOpen();
-    await this.#serializer.run(state.sessionId, () => this.sessionStore.save(state));
+    await this.#serializer.run(state.sessionId, async () => {
+      this.#hints?.delete(state.sessionId);
+      await this.sessionStore.save(state);
+      this.#remember(state);
+    });
   }
 
   /**
@@ -313,6 +335,7 @@ export class AutoplayChatbotManager {
         await this.writer.close();
       } finally {
         this.#unsubscribe();
+        this.#hints?.clear();
         await this.#unlinks.idle();
         for (const resource of this.#owned) await resource.close?.();
       }
@@ -334,6 +357,51 @@ export class AutoplayChatbotManager {
 
   #assertOpen(): void {
     if (this.#closing) throw new WriterClosedError();
+  }
+
+  /**
+   * The conversation to route a batch to, from what this manager read of the session less than
+   * `stateCacheMs` ago, when that read needs no save now (identity unchanged, TTL not due for a
+   * refresh); else undefined. A `null` conversation is returned as null (not linked).
+   */
+  #fresh(sessionId: string, identity: PayloadIdentity): string | null | undefined {
+    const hint = this.#hints?.get(sessionId);
+    if (hint === undefined) return undefined;
+    const refreshMs = hint.conversationId !== null ? this.#stateRefreshMs : this.#unlinkedRefreshMs;
+    if (Date.now() - hint.updatedAtMs >= refreshMs) return undefined;
+    if ((identity.user_id && hint.userId !== identity.user_id) || (identity.email && hint.email !== identity.email)) return undefined;
+    return hint.conversationId;
+  }
+
+  /**
+   * Reads the session's state and saves it when it is new, when identity changed, or to refresh
+   * its TTL; returns the conversation to route the batch to (null: not linked). The save comes
+   * first: if it fails, nothing was handed to the writer, so the sender's retry cannot deliver
+   * the actions twice.
+   */
+  async #prepare(sessionId: string, identity: PayloadIdentity): Promise<string | null> {
+    const loaded = await this.#load(sessionId);
+    let state = loaded.state;
+    const refreshMs = state.conversationLinked ? this.#stateRefreshMs : this.#unlinkedRefreshMs;
+    const stale = Date.now() - state.updatedAtMs >= refreshMs;
+    if (loaded.isNew || stale || identityChanges(state, identity)) {
+      state = await this.#saveWithRetry(sessionId, state, (s) => {
+        mergeIdentity(s, identity);
+        s.markUpdated();
+      });
+    }
+    this.#remember(state);
+    return state.conversationLinked ? state.conversationId : null;
+  }
+
+  /** Remembers what `state` says for `stateCacheMs` (see {@link StateHint}). */
+  #remember(state: SessionState): void {
+    this.#hints?.set(state.sessionId, {
+      conversationId: state.conversationLinked ? state.conversationId : null,
+      userId: state.metadata.user_id,
+      email: state.metadata.email,
+      updatedAtMs: state.updatedAtMs,
+    });
   }
 
   /** The stored state, or a new one (which is not stored until saved). */

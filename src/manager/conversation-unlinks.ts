@@ -24,7 +24,11 @@ export class ConversationUnlinks {
   /** Unlinks that failed at least once, since start. */
   failed = 0;
 
-  constructor(sessions: SessionStateStore, links: ConversationLinkStore, serializer: KeyedSerializer, maxConflictRetries: number) {
+  readonly #touched: (sessionId: string) => void;
+
+  /** `touched` is told of every session whose state an unlink may have changed (the manager forgets what it read of it). */
+  constructor(sessions: SessionStateStore, links: ConversationLinkStore, serializer: KeyedSerializer, maxConflictRetries: number, touched: (sessionId: string) => void = () => undefined) {
+    this.#touched = touched;
     this.#sessions = sessions;
     this.#links = links;
     this.#serializer = serializer;
@@ -63,15 +67,19 @@ export class ConversationUnlinks {
   }
 
   async #apply(sessionId: string, conversationId: string): Promise<void> {
-    let state = await this.#sessions.get(sessionId);
-    for (let attempt = 0; state !== null && state.unlinkConversation(conversationId); attempt += 1) {
-      try {
-        await this.#sessions.save(state);
-        break;
-      } catch (error) {
-        if (!(error instanceof ConcurrentUpdateError) || attempt >= this.#maxConflictRetries) throw error;
-        state = await this.#sessions.get(sessionId);
+    try {
+      let state = await this.#sessions.get(sessionId);
+      for (let attempt = 0; state !== null && state.unlinkConversation(conversationId); attempt += 1) {
+        try {
+          await this.#sessions.save(state);
+          break;
+        } catch (error) {
+          if (!(error instanceof ConcurrentUpdateError) || attempt >= this.#maxConflictRetries) throw error;
+          state = await this.#sessions.get(sessionId);
+        }
       }
+    } finally {
+      this.#touched(sessionId);
     }
     await this.#links.release(conversationId, sessionId);
     if (this.#pending.get(sessionId) === conversationId) this.#pending.delete(sessionId);

@@ -39,7 +39,7 @@ export function readBody(req: IncomingMessage, limit: number, budget?: ByteBudge
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const settle = (error: unknown): void => {
+    const settle = (error: Error | null): void => {
       req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
       if (error === null) {
         resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
