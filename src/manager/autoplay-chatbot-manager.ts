@@ -59,7 +59,7 @@ export interface AutoplayChatbotManagerOptions {
    * authoritative link (a write can only make a session's first link, never move or revive one),
    * so a batch routed on a slightly old read still reaches the session's conversation; only the
    * `conversationId` reported in `ActionsOutcome` may lag another instance's link by this long.
-   * Bounded to 10,000 sessions. @default 2_000 with a given `sessionStore`, 0 (off) with the default in-memory one
+   * Bounded to 10,000 sessions; 0 turns it off. @default 2_000
    */
   stateCacheMs?: number;
 }
@@ -172,7 +172,7 @@ export class AutoplayChatbotManager {
     this.linkStore = options.linkStore ?? this.#own(new InMemoryConversationLinkStore());
     const unlinkedTtl = this.sessionStore.unlinkedTtlMs;
     this.#unlinkedRefreshMs = unlinkedTtl === undefined ? this.#stateRefreshMs : Math.min(this.#stateRefreshMs, unlinkedTtl / 2);
-    const cacheMs = options.stateCacheMs ?? (sessions.owned ? 0 : 2_000);
+    const cacheMs = options.stateCacheMs ?? 2_000;
     if (!(cacheMs >= 0) || !Number.isFinite(cacheMs)) invalidOption("stateCacheMs", "a finite number >= 0", options.stateCacheMs);
     const hints = cacheMs === 0 ? null : new ExpiringMap<StateHint>({ ttlMs: cacheMs, now: Date.now, maxEntries: MAX_STATE_HINTS });
     this.#hints = hints;
