@@ -58,15 +58,17 @@ local function reschedule(sid, now, debounce, maxwait)
     return lease_until
   end
   local at = -1
+  -- Redis deletes a list once it is empty: EXISTS on two lists is one call instead of two LLENs.
+  local extra = redis.call('EXISTS', summaries, redacts) > 0
   if not m[3] then
     at = -1
-  elseif redis.call('LLEN', inflight) > 0 or redis.call('LLEN', flush) > 0 or summary_due() then
+  elseif redis.call('EXISTS', inflight, flush) > 0 or (extra and summary_due()) then
     at = now
   elseif redis.call('LLEN', pending) > 0 then
     at = math.min((tonumber(m[5] or '0') or 0) + debounce, (tonumber(m[4] or '0') or 0) + maxwait)
   end
   if at >= 0 then at = math.max(at, tonumber(m[6] or '0') or 0) end
-  if redis.call('LLEN', redacts) > 0 then
+  if extra and redis.call('LLEN', redacts) > 0 then
     -- Redactions run beside the notes: the session needs a look when the head one may be tried.
     local r = redis.call('HMGET', meta, 'rlease_until', 'rretry_at')
     local rat = math.max(now, tonumber(r[1] or '0') or 0, tonumber(r[2] or '0') or 0)
