@@ -12,16 +12,23 @@ export interface ScalingPoint {
 const COLORS: Record<string, string> = { memory: "#2b6cb0", redis: "#c53030" };
 const WIDTH = 360;
 const HEIGHT = 220;
-const PAD = { left: 56, right: 16, top: 28, bottom: 40 };
+const PAD = { left: 56, right: 30, top: 28, bottom: 40 };
 
 function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** The smallest of 1, 2, 2.5 or 5 × 10^n at least `raw`: axis ticks a reader can add up. */
+function niceStep(raw: number): number {
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  return ([1, 2, 2.5, 5, 10].find((f) => f * magnitude >= raw) ?? 10) * magnitude;
+}
+
 /** One panel: `value` of each configuration against log10(sessions). */
 function panel(points: readonly ScalingPoint[], value: (p: ScalingPoint) => number, title: string, offsetX: number): string {
   const xs = [...new Set(points.map((p) => p.sessions))].sort((a, b) => a - b);
-  const max = Math.max(1, ...points.map(value)) * 1.15;
+  const step = niceStep(Math.max(1, ...points.map(value)) / 4);
+  const max = step * 4 * 1.05;
   const x = (sessions: number) => {
     const i = xs.indexOf(sessions);
     return offsetX + PAD.left + (xs.length === 1 ? 0 : (i / (xs.length - 1)) * (WIDTH - PAD.left - PAD.right));
@@ -31,7 +38,7 @@ function panel(points: readonly ScalingPoint[], value: (p: ScalingPoint) => numb
   parts.push(`<line x1="${offsetX + PAD.left}" y1="${y(0)}" x2="${offsetX + WIDTH - PAD.right}" y2="${y(0)}" stroke="#888"/>`);
   parts.push(`<line x1="${offsetX + PAD.left}" y1="${PAD.top}" x2="${offsetX + PAD.left}" y2="${y(0)}" stroke="#888"/>`);
   for (let k = 0; k <= 4; k++) {
-    const v = (max / 1.15) * (k / 4);
+    const v = step * k;
     parts.push(`<text x="${offsetX + PAD.left - 6}" y="${y(v) + 4}" text-anchor="end">${Math.round(v).toLocaleString("en-US")}</text>`);
   }
   for (const sessions of xs) parts.push(`<text x="${x(sessions)}" y="${HEIGHT - PAD.bottom + 16}" text-anchor="middle">${sessions.toLocaleString("en-US")}</text>`);
