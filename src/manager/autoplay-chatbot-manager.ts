@@ -53,13 +53,14 @@ export interface AutoplayChatbotManagerOptions {
    */
   unlinkedStateTtlMs?: number;
   /**
-   * How long this manager may act on what it last read or saved of a session (its conversation,
-   * identity and age) without reading the store again, in ms: with a remote store (Redis) that is
-   * one round trip less per batch. Safe across instances: the delivery engine keeps the
-   * authoritative link (a write can only make a session's first link, never move or revive one),
-   * so a batch routed on a slightly old read still reaches the session's conversation; only the
-   * `conversationId` reported in `ActionsOutcome` may lag another instance's link by this long.
-   * Bounded to 10,000 sessions; 0 turns it off. @default 2_000
+   * How long this manager may act on what it last read or saved of a session (its identity and
+   * age) without reading the store again, in ms: with a remote store (Redis) that is one round
+   * trip less per batch. Such a batch names no conversation to the writer, so the engine routes it
+   * by the link it holds (shared by every instance with Redis); a link known only to the session
+   * state (another instance's own in-memory engine) reaches this writer once the remembered read
+   * is older than this (its actions wait pre-link meanwhile, and are flushed there). Changes made
+   * to the session store other than through this manager are also seen only then. Bounded to
+   * 10,000 sessions; 0 turns it off. @default 2_000
    */
   stateCacheMs?: number;
 }
@@ -208,9 +209,13 @@ export class AutoplayChatbotManager {
     return this.#serializer.run(sessionId, async () => {
       await this.#unlinks.retryPending(sessionId);
       const identity = { user_id: parsed.user_id, email: parsed.email };
+      // A batch routed on a remembered read names no conversation: the engine then uses the link
+      // it holds, so a read up to stateCacheMs old can neither make nor revive a link.
       const remembered = this.#fresh(sessionId, identity);
-      const conversationId = remembered !== undefined ? remembered : await this.#prepare(sessionId, identity);
-      const written = await this.writer.writeActions(conversationId, sessionId, parsed.actions, parsed.user_id, parsed.email);
+      const target = remembered !== undefined ? null : await this.#prepare(sessionId, identity);
+      const written = await this.writer.writeActions(target, sessionId, parsed.actions, parsed.user_id, parsed.email);
+      // Reported as read from the state, or, for a remembered read, as the engine routed it.
+      const conversationId = remembered === undefined ? target : written.conversationId !== undefined ? written.conversationId : remembered;
       if (this.contextWriter !== null && written.accepted > 0) this.#feedSummaries(sessionId, parsed, written);
       return {
         sessionId,

@@ -75,7 +75,9 @@ describe("stateCacheMs", () => {
     const reads = store.reads;
     expect(await manager.onActions(batch(2, { user_id: "u2" }))).toMatchObject({ conversationId: "c-1" });
     expect(store.reads).toBe(reads);
-    expect(writer.routed.at(-1)).toEqual({ sessionId: "s", conversationId: "c-1" });
+    // Routed by the engine's own link: a remembered read names no conversation.
+    expect(writer.routed.at(-1)).toEqual({ sessionId: "s", conversationId: null });
+    await vi.waitFor(() => expect(writer.notesIn("c-1").map((n) => n.body).join("\n")).toMatch(/a2/));
   });
 
   it("forgets a session the writer reports gone, so its next batch is routed as unlinked", async () => {
@@ -92,6 +94,18 @@ describe("stateCacheMs", () => {
     expect(() => new AutoplayChatbotManager({ writer, stateCacheMs: -1 })).toThrow(/stateCacheMs/);
     expect(() => new AutoplayChatbotManager({ writer, stateCacheMs: Infinity })).toThrow(/stateCacheMs/);
   });
+});
+
+it("a remembered read cannot send a batch to a conversation the engine knows is gone", async () => {
+  const { manager, writer } = open();
+  await manager.onChatbotEvent("s", "c-1");
+  await manager.onActions(batch(0));
+  // The engine learns c-1 is gone before this manager hears of it (another instance's unlink).
+  await writer.onSessionLinked("s", "c-2");
+  await manager.onActions(batch(1));
+  expect(writer.routed.at(-1)).toEqual({ sessionId: "s", conversationId: null });
+  await vi.waitFor(() => expect(writer.notesIn("c-2").map((n) => n.body).join("\n")).toMatch(/a1/));
+  expect(writer.notesIn("c-1").map((n) => n.body).join("\n")).not.toMatch(/a1/);
 });
 
 describe("stateCacheMs across instances sharing Redis", () => {
@@ -117,7 +131,8 @@ describe("stateCacheMs across instances sharing Redis", () => {
     const b = instance();
     await b.manager.onActions(batch(0)); // b now remembers the session as not linked
     await a.manager.onChatbotEvent("s", "c-shared");
-    await b.manager.onActions(batch(1));
+    // Reported as the engine routed it, not as b last read it.
+    expect(await b.manager.onActions(batch(1))).toMatchObject({ conversationId: "c-shared" });
     await vi.waitFor(() => expect([...a.writer.notesIn("c-shared"), ...b.writer.notesIn("c-shared")].map((n) => n.body).join("\n")).toMatch(/a0[\s\S]*a1/), { timeout: 5_000 });
   });
 });

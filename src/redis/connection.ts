@@ -14,6 +14,9 @@ export interface RedisConnectionOptions {
   onError?: (error: Error) => void;
 }
 
+/** Commands queued in a client we create at most (written or waiting to be); beyond it a command fails at once. */
+const MAX_QUEUED_COMMANDS = 20_000;
+
 interface OwnedClient extends RedisCommands {
   isOpen: boolean;
   connect(): Promise<unknown>;
@@ -115,6 +118,9 @@ export class RedisConnection implements RedisCommands {
       // until it fires, and at thousands of commands a second their garbage was the largest
       // cause of the Redis configuration's latency tail.
       commandOptions: { timeout: 0 },
+      // That timeout also dropped commands a stalled socket never wrote: bound the queue instead,
+      // so a Redis that stops answering fails new commands at once rather than piling them up.
+      commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
       socket: {
         connectTimeout: this.#timeoutMs,
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000),

@@ -30,7 +30,8 @@ export function recordWrite(engine: RedisEngineState, sessionId: string, actions
     host.events.emit("linked", { sessionId, conversationId: reply[2], bufferedActions: Number(reply[3]) });
   }
   engine.wakes.schedule(sessionId, Number(reply[1]));
-  return { accepted: Number(reply[0]), duplicates, trimmed, newActions: newActions(actions, reply, duplicates), lastSequence: Number(reply[7]) };
+  const conversationId = reply[2] === "" || reply[2] === undefined ? null : String(reply[2]);
+  return { accepted: Number(reply[0]), duplicates, trimmed, newActions: newActions(actions, reply, duplicates), lastSequence: Number(reply[7]), conversationId };
 }
 
 /** Links (or re-links) the session (LINK): a first link moves its pre-link buffer into a flush note. */

@@ -30,22 +30,8 @@ export interface LabeledCounter<L extends string> {
   inc(value: number, labels: Record<L, string>): void;
 }
 
-/** Counts through one cached child per label set: prom-client hashes a labels object on every `inc` otherwise. */
 function labeled<L extends string>(counter: Counter<L>): LabeledCounter<L> {
-  const children = new Map<string, { inc(value: number): void }>();
-  return {
-    inc: (value, labels) => {
-      let key = "";
-      for (const name in labels) key += `${name}=${labels[name as L]}\u0000`;
-      let child = children.get(key);
-      if (child === undefined) {
-        child = counter.labels(labels as Partial<Record<L, string>>);
-        // Label values come from a fixed set (routes, statuses); bound the cache all the same.
-        if (children.size < 1_000) children.set(key, child);
-      }
-      child.inc(value);
-    },
-  };
+  return { inc: (value, labels) => counter.inc(labels, value) };
 }
 
 /** What else the bridge can report besides the writer. */

@@ -35,6 +35,8 @@ export function readBody(req: IncomingMessage, limit: number, budget?: ByteBudge
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpError(413, "payload_too_large", `body over ${limit} bytes`));
   if (budget !== undefined && Number.isFinite(declared) && !budget.fits(declared)) return Promise.reject(busy());
+  // A request destroyed before we listen would never emit again.
+  if (req.destroyed) return Promise.reject(new ClientAbortError());
   // Stream events rather than `for await`: its iterator costs a promise per chunk.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

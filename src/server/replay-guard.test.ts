@@ -19,15 +19,19 @@ describe("MemoryReplayGuard", () => {
     expect(await guard.begin("a")).toBe("new");
   });
 
-  it("holds at most maxEntries keys, forgetting the oldest first", async () => {
+  it("remembers at least the last maxEntries keys and holds at most twice that, forgetting the oldest first", async () => {
     const guard = new MemoryReplayGuard(60_000, 30_000, 10);
     for (let i = 0; i < 1_000; i++) {
       await guard.begin(`k${i}`);
       await guard.complete(`k${i}`);
-      expect(guard.size).toBeLessThanOrEqual(10);
+      expect(guard.size).toBeLessThanOrEqual(20);
+      for (let back = 0; back < Math.min(10, i + 1); back++) expect(await guard.begin(`k${i - back}`)).toBe("done");
     }
-    expect(await guard.begin("k999")).toBe("done");
     expect(await guard.begin("k0")).toBe("new");
+    const slow = new MemoryReplayGuard(60_000, 30_000, 10);
+    await slow.begin("in-flight");
+    for (let i = 0; i < 9; i++) await slow.begin(`other${i}`);
+    expect(await slow.begin("in-flight")).toBe("in-progress");
   });
 
   it("keeps a constant cost per key at its bound (no walk over deleted slots)", async () => {
@@ -41,7 +45,11 @@ describe("MemoryReplayGuard", () => {
     expect(performance.now() - started).toBeLessThan(3_000);
   });
 
-  it("refuses a bound below 2", () => {
-    expect(() => new MemoryReplayGuard(1, 1, 1)).toThrow(/maxEntries/);
+  it("refuses a bound below 1 or fractional, and takes Infinity", async () => {
+    expect(() => new MemoryReplayGuard(1, 1, 0)).toThrow(/maxEntries/);
+    expect(() => new MemoryReplayGuard(1, 1, 2.5)).toThrow(/maxEntries/);
+    const unbounded = new MemoryReplayGuard(60_000, 30_000, Number.POSITIVE_INFINITY);
+    expect(await unbounded.begin("a")).toBe("new");
+    expect(await unbounded.begin("a")).toBe("in-progress");
   });
 });

@@ -23,10 +23,10 @@ interface GuardEntry {
 }
 
 /**
- * One process's memory, bounded by `maxEntries` and by the TTLs. Two generations of keys: new
- * keys go to the current one, and when it holds half of `maxEntries` it becomes the previous one
- * and the older is dropped whole, so the oldest keys are forgotten first and no operation ever
- * walks the entries (a Map walked from its oldest entry after many deletes costs a step per
+ * One process's memory: it remembers at least the last `maxEntries` keys (within their TTLs) and
+ * holds at most twice that. Two generations of keys: new keys go to the current one, and when it
+ * holds `maxEntries` it becomes the previous one and the older is dropped whole, so the oldest
+ * keys are forgotten first and no operation ever walks the entries (a Map walked from its oldest entry after many deletes costs a step per
  * deleted slot: that walk once took half the CPU of a batch).
  */
 export class MemoryReplayGuard implements ReplayGuard {
@@ -40,8 +40,10 @@ export class MemoryReplayGuard implements ReplayGuard {
     readonly maxEntries = 100_000,
     readonly now: () => number = Date.now,
   ) {
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 2) throw new TypeError(`Expected \`maxEntries\` to be a whole number >= 2, got ${String(maxEntries)}`);
-    this.#generationSize = Math.floor(maxEntries / 2);
+    if (!(maxEntries === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxEntries) && maxEntries >= 1))) {
+      throw new TypeError(`Expected \`maxEntries\` to be a whole number >= 1 or Infinity, got ${String(maxEntries)}`);
+    }
+    this.#generationSize = maxEntries;
   }
 
   /** Keys held now, expired ones included until their generation is dropped. */

@@ -24,6 +24,11 @@ export interface WriteOutcome {
    * reused, even after its bookkeeping expired. Absent when the engine does not number actions.
    */
   lastSequence?: number;
+  /**
+   * Where the session's actions go now, as the engine knows it: its conversation, or null while
+   * they wait pre-link. Absent when the engine does not say.
+   */
+  conversationId?: string | null;
 }
 
 /** What a summary condenses: explicit sequence ranges, or the session's latest accepted actions. */

@@ -86,12 +86,12 @@ export class MemoryDelivery implements DeliveryEngine {
     }
     if (s.conversationId !== null) {
       if (fresh.length > 0) addPending(engine, s, fresh, firstSeq, now);
-      return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0, newActions: fresh, lastSequence: s.sequence });
+      return Promise.resolve({ accepted: fresh.length, duplicates, trimmed: 0, newActions: fresh, lastSequence: s.sequence, conversationId: s.conversationId });
     }
     const prelink = (s.prelink ??= new ActionBuffer());
     prelink.append(fresh, now / 1000, firstSeq);
     const trimmed = trimPrelink(engine, s, now);
-    return Promise.resolve({ accepted: fresh.length, duplicates, trimmed, newActions: fresh, lastSequence: s.sequence });
+    return Promise.resolve({ accepted: fresh.length, duplicates, trimmed, newActions: fresh, lastSequence: s.sequence, conversationId: null });
   }
 
   async onSessionLinked(sessionId: string, conversationId: string): Promise<void> {

@@ -67,6 +67,19 @@ describe("InboxFeed", () => {
     expect(reads).toHaveLength(1);
   });
 
+  it("keeps no stale mark for a session that left the page while nobody watched", async () => {
+    clock = T0 * 1000;
+    writer = new TestInbox({ productId: "p", postLinkDebounceMs: 0, now: () => clock });
+    const reads: string[] = [];
+    feed = new InboxFeed({ writer, stateOf: async (id) => (reads.push(id), "thinking"), now: () => clock, sweepMs: 10, maxSessions: 2 });
+    for (let i = 0; i < 5; i++) await writer.writeActions(null, `s-${i}`, [action(i, "a")]);
+    await settle();
+    expect(feed.staleStates).toBe(2);
+    await feed.snapshot();
+    expect(feed.staleStates).toBe(0);
+    expect(reads.sort()).toEqual(["s-3", "s-4"]);
+  });
+
   it("sends redactions and dead letters as they happen", async () => {
     start();
     await writer.writeActions(null, "s-1", [action(0, "a")]);

@@ -134,6 +134,11 @@ export class InboxFeed {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Sessions on the page whose FSM state is read at the next snapshot (changed while no page watched). */
+  get staleStates(): number {
+    return this.#stale.size;
+  }
+
   /** Whether the session is on the page. */
   has(sessionId: string): boolean {
     return this.#sessions.has(sessionId);
@@ -210,7 +215,7 @@ export class InboxFeed {
     this.#dirty.clear();
     if (this.#listeners.size === 0) {
       // Nobody watches: a state read per burst (a Redis GET in Redis mode) would be wasted.
-      for (const id of ids) this.#stale.add(id);
+      for (const id of ids) if (this.#sessions.has(id)) this.#stale.add(id);
       return;
     }
     for (const id of ids) {
