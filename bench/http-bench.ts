@@ -16,7 +16,7 @@
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseWrk } from "./http-wrk.js";
@@ -70,10 +70,15 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`server at ${url} never became healthy`);
 }
 
+/** The process's resident memory (Linux `/proc`; NaN elsewhere), in MiB. */
 function rssMiB(pid: number): number {
-  const status = spawnSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }).stdout;
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
+  let status = "";
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return Number.NaN;
+  }
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
 /** The bridge's metrics text ("" for the floor, which has none). */
