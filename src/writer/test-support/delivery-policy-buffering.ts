@@ -106,11 +106,15 @@ export function describeBufferingAndLinks(ctx: PolicyContext): void {
       expect(await w.linkedConversation("s")).toBe("c");
     });
 
-    it("uses the engine's link when a write names no conversation", async () => {
+    it("uses the engine's link when a write names no conversation, and says where each write went", async () => {
       const w = ctx.writer();
+      const t = recentSeconds();
+      expect((await w.writeActions(null, "s", [slim("waits", t, 0)])).conversationId).toBeNull();
       await w.onSessionLinked("s", "c");
-      await w.writeActions(null, "s", [slim("a", recentSeconds())]);
-      await eventually(() => expect(w.notesIn("c")).toHaveLength(1));
+      expect((await w.writeActions(null, "s", [slim("a", t + 1, 1)])).conversationId).toBe("c");
+      expect((await w.writeActions("other", "s", [slim("b", t + 2, 2)])).conversationId).toBe("c");
+      expect((await w.writeActions("first", "s2", [slim("x", t, 0)])).conversationId).toBe("first");
+      await eventually(() => expect(w.notesIn("c").flatMap((n) => actionLines(n.body))).toEqual(["waits", "a", "b"]));
     });
 
     it("a write naming another conversation does not re-target the session (only onSessionLinked does)", async () => {
