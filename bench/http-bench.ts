@@ -19,7 +19,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseWrk } from "./http-wrk.js";
+import { parseWrk, type WrkFigures } from "./http-wrk.js";
 import { scalingSvg, type ScalingPoint } from "./scaling-svg.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -35,17 +35,10 @@ const COMPARISON_REQ_PER_SEC = 4_100;
 /** The calibration line's work per request, in µs: how much a little work costs against the floor on this machine. */
 const CALIBRATION_US = 10;
 
-/** What one configuration measured. */
-export interface LoadFigures {
+/** What one configuration measured: the load generator's figures, and the server's. */
+export interface LoadFigures extends WrkFigures {
   configuration: string;
   sessions: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-  reqPerSec: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
   /** Redis commands the bridge sent per request (its background delivery work included). */
   redisCommandsPerRequest?: number;
   /** The bridge's event-loop delay p99 (prom-client's `nodejs_eventloop_lag_p99_seconds`), in ms. */
@@ -95,13 +88,13 @@ function metric(text: string, name: string): number | undefined {
 }
 
 /** Runs the load generator for `duration` seconds against `url`. */
-function load(url: string, duration: number, sessionCount: number): Omit<LoadFigures, "configuration" | "sessions" | "rssMiB"> {
+function load(url: string, duration: number, sessionCount: number): WrkFigures {
   if (hasWrk) {
     const run = spawnSync("wrk", ["-t1", `-c${connections}`, `-d${duration}s`, "--latency", "-s", join(root, "bench", "http-load.lua"), url, "--", String(sessionCount)], { encoding: "utf8" });
     return parseWrk(run.stdout);
   }
   const run = spawnSync(process.execPath, [join(here, "http-client.js"), url, String(duration), String(connections), String(sessionCount)], { encoding: "utf8" });
-  return JSON.parse(run.stdout.trim()) as ReturnType<typeof load>;
+  return JSON.parse(run.stdout.trim()) as WrkFigures;
 }
 
 interface Configuration {

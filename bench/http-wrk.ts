@@ -1,6 +1,6 @@
 /** Reads wrk's `--latency` report into figures (requests, req/s, percentiles in ms). */
 
-/** What `parseWrk` reads. */
+/** What a load generator reports: `parseWrk` reads it from wrk, bench/http-client.ts prints it. */
 export interface WrkFigures {
   requests: number;
   non2xx: number;
