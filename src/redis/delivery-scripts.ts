@@ -7,17 +7,21 @@ export { CONFIRM, DEAD_LETTER, RETRY } from "./outcome-scripts.js";
 
 /**
  * ARGV: sid, now, conv|"", cutoffSeconds, debounce, maxwait, ttl, dedupeWindowMs, maxDedupeIds,
- * preLinkWindowMs, then (dedupeId, ts, entry)… Returns {accepted, at, conv, flushed, trimmed,
- * duplicates, linked(0|1), lastSequence, duplicate positions…}: accepted actions are numbered in
- * the session (`aseq`), starting from the first write's time × 1000 so a number is never reused
- * for a session whose keys expired; each entry carries its number. The hot path: one HMGET of the session's state, one ZMSCORE per
- * thousand actions for dedupe.
+ * preLinkWindowMs, then (dedupeId, ts, entry)… where each entry is `[ts, description` (JSON
+ * without its closing bracket: WRITE closes it after the action's sequence number). Returns
+ * {accepted, at, conv, flushed, trimmed, duplicates, linked(0|1), lastSequence, duplicate
+ * positions…}: accepted actions are numbered in the session (`aseq`), starting from the first
+ * write's time × 1000 so a number is never reused for a session whose keys expired; each entry
+ * carries its number (`[ts, description, seq]`). The hot path: one HMGET of the session's state,
+ * one ZMSCORE and one ZADD per thousand actions for dedupe, one RPUSH, one HSET, and expiries set
+ * again only when they may have run short (`seen_at`, `ttl_at`).
  */
 export const WRITE = new RedisScript(`${PRELUDE}
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq')
+-- Everything the write and its reschedule read, in one call.
+local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq', 'seen_at', 'lease', 'lease_until', 'last', 'retry_at', 'seen_n', 'ttl_at', 'pre_top', 'seq')
 local stored, first, gone = m[1], m[2], m[3]
 local aseq = tonumber(m[4] or '0') or 0
 if aseq == 0 then aseq = math.floor(now) * 1000 end
@@ -37,7 +41,7 @@ local count = (#ARGV - 10) / 3
 local known, remember = {}, max_ids > 0 and window > 0
 if remember and count > 0 then
   -- An id accepted longer than the window ago is forgotten: no trim needed on the hot path (the
-  -- count bound below drops the oldest first, and the key expires a window after the last write).
+  -- count bound below drops the oldest first, and the key expires one to two windows after the last write).
   local since = now - window
   local ids = {}
   for i = 0, count - 1 do ids[i + 1] = ARGV[11 + i * 3] end
@@ -48,8 +52,9 @@ if remember and count > 0 then
     end
   end
 end
-local seq = 0
-if conv == '' and count > 0 then seq = redis.call('HINCRBY', meta, 'seq', count) - count end
+local seq = tonumber(m[13] or '0') or 0
+-- The newest timestamp among the accepted pre-link actions.
+local batch_top = 0
 local fresh, added, duplicates, dups = {}, {}, 0, {}
 for i = 0, count - 1 do
   local id, ts, entry = ARGV[11 + i * 3], ARGV[12 + i * 3], ARGV[13 + i * 3]
@@ -59,43 +64,91 @@ for i = 0, count - 1 do
   else
     known[id] = true
     aseq = aseq + 1
-    entry = string.sub(entry, 1, -2) .. ',' .. string.format('%d', aseq) .. ']'
     -- The caller's string, not a Lua number: formatting a float costs more than the rest of the
     -- dedupe step. Ids accepted in the same ms tie (and are forgotten in id order among themselves).
     added[#added + 1] = ARGV[2]
     added[#added + 1] = id
     if conv ~= '' then
-      fresh[#fresh + 1] = entry
+      fresh[#fresh + 1] = string.format('%s,%d]', entry, aseq)
     else
       fresh[#fresh + 1] = ts
-      fresh[#fresh + 1] = string.format('%016d', seq + i) .. entry
+      fresh[#fresh + 1] = string.format('%016d%s,%d]', seq + i, entry, aseq)
+      batch_top = math.max(batch_top, tonumber(ts) or 0)
     end
   end
 end
-if remember and #added > 0 then
-  call_all('ZADD', seen, added)
-  -- Keeps the newest max_ids (an empty range when there are fewer): one call, no ZCARD.
-  redis.call('ZREMRANGEBYRANK', seen, 0, -max_ids - 1)
-  redis.call('PEXPIRE', seen, window)
-end
 local accepted = #added / 2
 local last = string.format('%d', aseq)
-if accepted > 0 and conv == '' then redis.call('HSET', meta, 'aseq', last) end
+-- What changed in meta, written by one HSET at the end.
+local fields = {}
+if accepted > 0 then fields = {'aseq', last} end
+if conv == '' and count > 0 then
+  -- Pre-link members are numbered by count, so a batch's members stay unique and in order.
+  fields[#fields + 1] = 'seq'
+  fields[#fields + 1] = seq + count
+end
+if remember and accepted > 0 then
+  local _, new_ids = call_all('ZADD', seen, added)
+  -- The key must outlive every id it holds by a window: set to two windows, it needs setting
+  -- again only once a window has passed. seen_n is an upper bound of the set's size (exact when
+  -- counted; a key that expired or was evicted only makes it high), so the count bound trims
+  -- only when the set may be over it. Both live in meta: a new meta counts and sets again.
+  local seen_at, seen_n = tonumber(m[5] or '0') or 0, tonumber(m[10] or '')
+  if now - seen_at >= window or seen_at > now then
+    redis.call('PEXPIRE', seen, 2 * window)
+    fields[#fields + 1] = 'seen_at'
+    fields[#fields + 1] = ARGV[2]
+    seen_n = nil
+  end
+  if seen_n then seen_n = seen_n + new_ids else seen_n = redis.call('ZCARD', seen) end
+  if seen_n > max_ids then
+    -- Keeps the newest max_ids.
+    redis.call('ZREMRANGEBYRANK', seen, 0, -max_ids - 1)
+    seen_n = max_ids
+  end
+  fields[#fields + 1] = 'seen_n'
+  fields[#fields + 1] = seen_n
+end
 local at = -1
 if conv ~= '' then
+  -- A linked session's keys expire keep_for(ttl) after they were last set, so they need setting
+  -- again only once slack_of(ttl) has passed since this step last did (ttl_at): every key then
+  -- outlives the session's last activity by at least ttl. A write that links sets them now.
+  local ttl_at = tonumber(m[11] or '0') or 0
+  local refresh = linked == 1 or now - ttl_at >= slack_of(ttl) or ttl_at > now
   if accepted > 0 then
-    call_all('RPUSH', pending, fresh)
-    -- One HSET for the sequence and the debounce times.
-    if first then redis.call('HSET', meta, 'aseq', last, 'last', now) else redis.call('HSET', meta, 'aseq', last, 'last', now, 'first', now) end
-    redis.call('PEXPIRE', pending, ttl)
+    local length = call_all('RPUSH', pending, fresh)
+    -- A list Redis just created (its length is what this write pushed) has no expiry yet.
+    if refresh or length == #fresh then redis.call('PEXPIRE', pending, keep_for(ttl)) end
+    fields[#fields + 1] = 'last'
+    fields[#fields + 1] = now
+    m[8] = now
+    if not first then
+      first = now
+      fields[#fields + 1] = 'first'
+      fields[#fields + 1] = now
+    end
   end
-  redis.call('PEXPIRE', meta, ttl)
-  if flushed > 0 then redis.call('PEXPIRE', flush, ttl) end
-  at = reschedule(sid, now, debounce, maxwait)
+  if refresh then
+    redis.call('PEXPIRE', meta, keep_for(ttl))
+    if flushed > 0 then redis.call('PEXPIRE', flush, keep_for(ttl)) end
+    fields[#fields + 1] = 'ttl_at'
+    fields[#fields + 1] = ARGV[2]
+  end
+  if #fields > 0 then redis.call('HSET', meta, unpack(fields)) end
+  at = reschedule(sid, now, debounce, maxwait, {m[6], m[7], conv, first, m[8], m[9]}, accepted > 0)
 else
+  -- pre_top: the newest timestamp pre has held since meta last lost it (high after a trim, which
+  -- only keeps the keys a little longer); unknown, it is read from pre.
+  local top = tonumber(m[12] or '')
   if accepted > 0 then call_all('ZADD', pre, fresh) end
+  if top then top = math.max(top, batch_top) else top = newest_pre() end
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
-  expire_prelink(now, prewin, ttl, gone ~= false)
+  fields[#fields + 1] = 'pre_top'
+  fields[#fields + 1] = top
+  -- Before the expiry: an HSET that creates meta would leave it without one.
+  redis.call('HSET', meta, unpack(fields))
+  expire_prelink(now, prewin, ttl, gone ~= false, top)
 end
 local reply = {accepted, at, conv, flushed, trimmed, duplicates, linked, last}
 for i = 1, #dups do reply[#reply + 1] = dups[i] end
@@ -130,8 +183,10 @@ export const CLAIM = new RedisScript(`${PRELUDE}
 local sid, now, claim, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local max_actions, max_chars = tonumber(ARGV[5]), tonumber(ARGV[6])
 local debounce, maxwait, force = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
-local m = redis.call('HMGET', meta, 'conv', 'lease', 'lease_until', 'retry_at')
-local conv = m[1]
+local m = redis.call('HMGET', meta, 'conv', 'lease', 'lease_until', 'retry_at', 'kind', 'fails', 'note', 'held', 'last', 'first')
+local conv, kind, note, held = m[1], m[5], m[7], m[8]
+-- The lease and what this claim adds to the note, written by one HSET.
+local fields = {'lease', claim, 'lease_until', now + lease_ms}
 if not conv then
   redis.call('ZREM', due, sid)
   return {0, -1}
@@ -141,13 +196,13 @@ if m[2] ~= claim then
   local retry_at = tonumber(m[4] or '0') or 0
   if retry_at > now then return {0, retry_at} end
   if redis.call('LLEN', inflight) == 0 then
-    local kind, source
+    local source
     if redis.call('LLEN', flush) > 0 then
       kind, source = 'flush', flush
     elseif summary_due() then
       kind = 'summary'
     elseif redis.call('LLEN', pending) > 0 then
-      local due_at = math.min(num(meta, 'last') + debounce, num(meta, 'first') + maxwait)
+      local due_at = math.min((tonumber(m[9] or '0') or 0) + debounce, (tonumber(m[10] or '0') or 0) + maxwait)
       if not force and due_at > now then return {0, due_at} end
       kind, source = 'debounced', pending
     else
@@ -172,16 +227,25 @@ if m[2] ~= claim then
       redis.call('LTRIM', source, take, -1)
     end
     if kind == 'debounced' and redis.call('LLEN', pending) == 0 then redis.call('HDEL', meta, 'first', 'last') end
-    redis.call('HSET', meta, 'kind', kind, 'note', claim)
+    fields[#fields + 1] = 'kind'
+    fields[#fields + 1] = kind
+    note = nil
   end
-  if not redis.call('HGET', meta, 'note') then redis.call('HSET', meta, 'note', claim) end
-  if not redis.call('HGET', meta, 'held') then redis.call('HSET', meta, 'held', now) end
+  if not note then
+    note = claim
+    fields[#fields + 1] = 'note'
+    fields[#fields + 1] = note
+  end
+  if not held then
+    held = ARGV[2]
+    fields[#fields + 1] = 'held'
+    fields[#fields + 1] = held
+  end
 end
-redis.call('HSET', meta, 'lease', claim, 'lease_until', now + lease_ms)
+redis.call('HSET', meta, unpack(fields))
 redis.call('ZADD', due, now + lease_ms, sid)
 touch(tonumber(ARGV[10]))
-local f = redis.call('HMGET', meta, 'kind', 'fails', 'note', 'held')
-local reply = {1, f[1] or 'debounced', conv, (tonumber(f[2] or '0') or 0) + 1, f[3], f[4]}
+local reply = {1, kind or 'debounced', conv, (tonumber(m[6] or '0') or 0) + 1, note, held}
 local entries = redis.call('LRANGE', inflight, 0, -1)
 for i = 1, #entries do reply[#reply + 1] = entries[i] end
 return reply

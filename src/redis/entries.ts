@@ -4,7 +4,8 @@ import { dedupeIds } from "../writer/action-identity.js";
 
 /**
  * The Redis engine's encoding of buffered actions: what a note renders (`[timestamp_start,
- * description]` as JSON) plus the action's dedupe id from {@link dedupeIds} (the same ids the
+ * description` as JSON without its closing bracket, which WRITE adds after the action's sequence
+ * number) plus the action's dedupe id from {@link dedupeIds} (the same ids the
  * memory engine uses), so a replayed payload is accepted once while distinct actions never
  * collapse. Appends (id, start, entry) triples to `out`; non-object items are skipped. Returns how
  * many actions were encoded.
@@ -19,7 +20,8 @@ export function encodeActions(actions: readonly NoteAction[], arrivalSeconds: nu
     const start = usableStart(action.timestamp_start, arrivalSeconds);
     const text = action.description;
     const description = typeof text === "string" ? text : text == null ? "" : String(text);
-    out.push(id, start, JSON.stringify([start, description]));
+    // `[start, description` without its closing bracket: WRITE appends the sequence number and closes it.
+    out.push(id, start, `[${start},${JSON.stringify(description)}`);
     count++;
   }
   return count;

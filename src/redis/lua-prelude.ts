@@ -16,14 +16,16 @@
  *   KEYS[13] summaries LIST  queued summary notes, JSON `{"after": n, "body": "…", "snap": [record…]}`
  *   KEYS[14] redact    LIST  parts to redact after a confirmed summary, JSON `[conv, partId]`
  * meta fields: conv (linked conversation), gone (a conversation that answered "gone"), first/last
- * (first and last post-link arrival of the pending note, ms), fails (failed posts of the head
+ * (first and last post-link arrival of the pending note, ms), seen_at (when the dedupe key's
+ * expiry was last set, ms), seen_n (an upper bound of the dedupe set's size), ttl_at (when WRITE last
+ * set the linked keys' expiry, ms), fails (failed posts of the head
  * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
  * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),
- * seq (pre-link member counter), aseq (the session's last action sequence number), settled
+ * seq (pre-link member counter), pre_top (the newest pre-link timestamp, or above it), aseq (the session's last action sequence number), settled
  * (actions delivered or dead-lettered: a summary waits for `after`), rlease/rlease_until (the
  * redaction claim), rfails/rheld/rretry_at (the head redaction's failures, first try, not before).
- * Entries are JSON strings `[timestamp_start, description]` made by the client; WRITE appends the
- * action's sequence number (`[ts, description, seq]`).
+ * Entries are JSON strings `[timestamp_start, description, seq]`: the client sends `[ts, description`
+ * and WRITE appends the action's sequence number and the closing bracket.
  * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
  */
 export const PRELUDE = `
@@ -39,32 +41,51 @@ local function summary_due()
 end
 
 -- Variadic commands in slices: Lua's unpack() cannot spread more than a few thousand values.
+-- Returns the last slice's reply (RPUSH: the list's length) and the sum of the replies (ZADD: how
+-- many members were new).
 local function call_all(command, key, values)
+  local reply, sum = 0, 0
   for i = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
+    reply = redis.call(command, key, unpack(values, i, math.min(i + 999, #values)))
+    sum = sum + reply
   end
+  return reply, sum
+end
+
+-- A linked session's keys expire keep_for(ttl) after a step last set them: ttl plus a slack
+-- (ttl / 64), so WRITE needs to set them again only once the slack has passed.
+local function slack_of(ttl)
+  return math.floor(ttl / 64)
+end
+
+local function keep_for(ttl)
+  return ttl + slack_of(ttl)
 end
 
 local function num(key, field)
   return tonumber(redis.call('HGET', key, field) or '0') or 0
 end
 
--- When the session next needs a look (or -1 for never), recorded in the shared due set.
-local function reschedule(sid, now, debounce, maxwait)
-  local m = redis.call('HMGET', meta, 'lease', 'lease_until', 'conv', 'first', 'last', 'retry_at')
+-- When the session next needs a look (or -1 for never), recorded in the shared due set. A caller
+-- that already read the meta fields passes them as m ({lease, lease_until, conv, first, last,
+-- retry_at}, as they are now) and, when it just pushed to pending, has_pending: no reads repeated.
+local function reschedule(sid, now, debounce, maxwait, m, has_pending)
+  m = m or redis.call('HMGET', meta, 'lease', 'lease_until', 'conv', 'first', 'last', 'retry_at')
   local lease_until = tonumber(m[2] or '0') or 0
   if m[1] and lease_until > now then
     redis.call('ZADD', due, lease_until, sid)
     return lease_until
   end
   local at = -1
-  -- Redis deletes a list once it is empty: EXISTS on two lists is one call instead of two LLENs.
-  local extra = redis.call('EXISTS', summaries, redacts) > 0
+  -- Redis deletes a list once it is empty, so one EXISTS over the four lists answers the common
+  -- case (none of them) in one call.
+  local busy = redis.call('EXISTS', inflight, flush, summaries, redacts) > 0
+  local extra = busy and redis.call('EXISTS', summaries, redacts) > 0
   if not m[3] then
     at = -1
-  elseif redis.call('EXISTS', inflight, flush) > 0 or (extra and summary_due()) then
+  elseif busy and (redis.call('EXISTS', inflight, flush) > 0 or (extra and summary_due())) then
     at = now
-  elseif redis.call('LLEN', pending) > 0 then
+  elseif has_pending or redis.call('LLEN', pending) > 0 then
     at = math.min((tonumber(m[5] or '0') or 0) + debounce, (tonumber(m[4] or '0') or 0) + maxwait)
   end
   if at >= 0 then at = math.max(at, tonumber(m[6] or '0') or 0) end
@@ -107,26 +128,30 @@ end
 
 -- An unlinked session's keys live as long as its newest pre-link action stays in the window
 -- (plus a second), never the full TTL; meta keeps the TTL when it remembers a gone conversation.
-local function expire_prelink(now, window, ttl, keep_meta)
-  local top = redis.call('ZRANGE', pre, -1, -1, 'WITHSCORES')
+-- top: the newest pre-link timestamp (seconds), or one above it (0: pre is empty).
+local function expire_prelink(now, window, ttl, keep_meta, top)
   local keep = 1000
-  if top[2] then keep = math.max(1000, math.floor(tonumber(top[2]) * 1000 + window - now) + 1000) end
+  if top > 0 then keep = math.max(1000, math.floor(top * 1000 + window - now) + 1000) end
   keep = math.min(keep, ttl)
   redis.call('PEXPIRE', pre, keep)
-  if keep_meta then redis.call('PEXPIRE', meta, ttl) else redis.call('PEXPIRE', meta, keep) end
+  if keep_meta then redis.call('PEXPIRE', meta, keep_for(ttl)) else redis.call('PEXPIRE', meta, keep) end
+end
+
+-- The newest pre-link timestamp (seconds; 0: pre is empty).
+local function newest_pre()
+  return tonumber(redis.call('ZRANGE', pre, -1, -1, 'WITHSCORES')[2] or '0') or 0
 end
 
 -- The claimed note is finished (delivered or dead-lettered): release the lease, forget the note.
 local function finish_note()
   redis.call('DEL', inflight)
-  redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at', 'note', 'held')
-  redis.call('HSET', meta, 'fails', 0)
+  -- An absent fails reads as 0.
+  redis.call('HDEL', meta, 'lease', 'lease_until', 'kind', 'retry_at', 'note', 'held', 'fails')
 end
 
 -- Outcome steps remember their claim id, so a step re-run after a lost reply gets the same answer.
 local function record_done(claim, outcome)
-  redis.call('LPUSH', done, claim .. ' ' .. outcome)
-  redis.call('LTRIM', done, 0, 7)
+  if redis.call('LPUSH', done, claim .. ' ' .. outcome) > 8 then redis.call('LTRIM', done, 0, 7) end
 end
 
 local function find_done(claim)
@@ -138,9 +163,11 @@ local function find_done(claim)
   return nil
 end
 
+-- Sets the expiry of a linked session's keys (each step that creates one of them calls it).
 local function touch(ttl)
+  local keep = keep_for(ttl)
   for _, key in ipairs({meta, flush, pending, inflight, parts, done, notes, summaries, redacts}) do
-    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', key, keep)
   end
 end
 `;

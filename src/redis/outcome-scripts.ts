@@ -17,13 +17,14 @@ export const CONFIRM = new RedisScript(`${PRELUDE}
 local sid, claim, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local conv, lo, hi = ARGV[8], ARGV[9], ARGV[10]
-if redis.call('HGET', meta, 'lease') ~= claim then
+local held = redis.call('HMGET', meta, 'lease', 'kind')
+if held[1] ~= claim then
   local outcome = find_done(claim)
   if outcome then return {1, reschedule(sid, now, debounce, maxwait), tonumber(string.match(outcome, '^c (%d+)$') or '0')} end
   return {0}
 end
 local queued = 0
-if redis.call('HGET', meta, 'kind') == 'summary' then
+if held[2] == 'summary' then
   local summary = cjson.decode(redis.call('LINDEX', inflight, 0))
   for _, record in ipairs(summary.snap) do
     local r = cjson.decode(record)
@@ -121,7 +122,8 @@ end
 local buffered, trimmed = 0, 0
 if gone then
   local c = redis.call('HGET', meta, 'conv')
-  redis.call('HDEL', meta, 'conv', 'first', 'last', 'retry_at')
+  -- pre_top goes too: the entries moved back to pre below may be newer than it.
+  redis.call('HDEL', meta, 'conv', 'first', 'last', 'retry_at', 'pre_top')
   if c then redis.call('HSET', meta, 'gone', c) end
   local entries = redis.call('LRANGE', flush, 0, -1)
   local later = redis.call('LRANGE', pending, 0, -1)
@@ -131,7 +133,7 @@ if gone then
   trimmed = redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   buffered = redis.call('ZCARD', pre)
   touch(ttl)
-  expire_prelink(now, prewin, ttl, true)
+  expire_prelink(now, prewin, ttl, true, newest_pre())
 else
   touch(ttl)
 end

@@ -74,6 +74,27 @@ describe("shared dead letters (d)", () => {
 });
 
 describe("conversation gone (f)", () => {
+  it("after an unlink, pre-link keys expire with the newest action moved back, not an older one remembered", async () => {
+    const windowMs = 300_000;
+    const w = bed.make({ postLinkDebounceMs: 30, preLinkWindowMs: windowMs });
+    let release: () => void = () => undefined;
+    w.next(async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      throw new ConversationGoneError("404 conversation not found", { status: 404 });
+    });
+    await w.writeActions(null, "s", [slim("old, before the link", T0 - 200, 0)]);
+    await w.onSessionLinked("s", "gone-conv");
+    await vi.waitFor(() => expect(w.calls).toHaveLength(1), { timeout: 3000 });
+    await w.writeActions(null, "s", [slim("new", T0, 1)]);
+    release();
+    // The first note (the flush) answered gone: "new" is back in pre. A later write of an older action
+    // must keep pre for "new"'s window, not for the newest stamp meta knew before the link.
+    await vi.waitFor(async () => expect(await w.linkedConversation("s")).toBeNull(), { timeout: 3000 });
+    await w.writeActions(null, "s", [slim("older", T0 - 100, 2)]);
+    const pttl = Number(await bed.redis.sendCommand(["PTTL", `${bed.prefix}s:s:pre`]));
+    expect(pttl).toBeGreaterThan(T0 * 1000 + windowMs - Date.now() - 5000);
+  });
+
   it("dead-letters the note, unlinks the session, keeps later actions pre-link, and relinks only on onSessionLinked", async () => {
     const w = bed.make({ postLinkDebounceMs: 30 });
     const unlinked: Array<WriterEvents["unlinked"]> = [];

@@ -11,7 +11,7 @@ export interface RedisDeliveryOptions {
   connection?: RedisConnection;
   /** Prefix of every key. Processes sharing deliveries must use the same one. @default "autoplay:delivery:" */
   keyPrefix?: string;
-  /** Time to live of a linked session's delivery keys, refreshed on every write, in seconds. @default 86_400 */
+  /** How long a linked session's delivery keys outlive its last activity, at least (at most a 64th more), in seconds. @default 86_400 */
   ttlSeconds?: number;
   /** How often this process looks for due sessions nobody is handling (crash recovery), in ms. @default 500 */
   pollIntervalMs?: number;

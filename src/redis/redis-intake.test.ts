@@ -52,7 +52,10 @@ describe("dedupe (a)", () => {
     }
     const seen = `${bed.prefix}s:s:dedupe`;
     expect(await bed.redis.sendCommand(["ZCARD", seen])).toBe(3);
-    expect(Number(await bed.redis.sendCommand(["PTTL", seen]))).toBeLessThanOrEqual(60_000);
+    // Set to two windows when it was created, and not again within the first window.
+    const pttl = Number(await bed.redis.sendCommand(["PTTL", seen]));
+    expect(pttl).toBeGreaterThan(60_000);
+    expect(pttl).toBeLessThanOrEqual(120_000);
     // The oldest ids were forgotten, the newest remembered.
     expect(await w.writeActions(null, "s", [slim("a4", T0 + 4, 4)])).toMatchObject({ duplicates: 1 });
     now += 61_000;
@@ -62,6 +65,49 @@ describe("dedupe (a)", () => {
 });
 
 describe("bounded Redis memory (j)", () => {
+  it("keeps the dedupe count bound when meta is gone but the dedupe key lives on", async () => {
+    // A clock that moves on every write: ids accepted in the same ms tie and are trimmed in id order.
+    let now = Date.now();
+    const w = bed.make({ maxDedupeIds: 3, now: () => (now += 1) });
+    const seen = `${bed.prefix}s:s:dedupe`;
+    await w.writeActions(null, "s", [slim("a", T0, 0), slim("b", T0, 1), slim("c", T0, 2)]);
+    // An unlinked session's meta expires with its window, the dedupe key later: its size is counted again.
+    await bed.redis.sendCommand(["DEL", `${bed.prefix}s:s:meta`]);
+    await w.writeActions(null, "s", [slim("d", T0, 3), slim("e", T0, 4)]);
+    expect(Number(await bed.redis.sendCommand(["ZCARD", seen]))).toBe(3);
+    // A key that vanished (expired, evicted) while meta remembers its size only makes the bound trim early.
+    await bed.redis.sendCommand(["DEL", seen]);
+    await w.writeActions(null, "s", [slim("f", T0, 5)]);
+    await w.writeActions(null, "s", [slim("g", T0, 6), slim("h", T0, 7), slim("i", T0, 8)]);
+    expect(Number(await bed.redis.sendCommand(["ZCARD", seen]))).toBe(3);
+    expect(await w.writeActions(null, "s", [slim("i", T0, 8)])).toMatchObject({ duplicates: 1 });
+  });
+
+  it("a linked session's keys outlive its last write by at least ttlSeconds, and a list a write creates gets an expiry", async () => {
+    let now = Date.now();
+    const ttlMs = 64_000;
+    const w = bed.make({ now: () => now, postLinkDebounceMs: 60_000, maxWaitMs: 120_000 }, { ttlSeconds: ttlMs / 1000 });
+    const key = (part: string) => `${bed.prefix}s:s:${part}`;
+    const pttl = async (part: string) => Number(await bed.redis.sendCommand(["PTTL", key(part)]));
+    await w.onSessionLinked("s", "c");
+    await w.writeActions(null, "s", [slim("a", T0, 0)]);
+    expect(await pttl("meta")).toBeGreaterThan(ttlMs);
+    expect(await pttl("pending")).toBeGreaterThan(ttlMs);
+    // The note goes out and its list with it; the next write, within the slack, creates the list again.
+    await w.flush();
+    expect(await bed.redis.sendCommand(["EXISTS", key("pending")])).toBe(0);
+    now += 100;
+    await w.writeActions(null, "s", [slim("b", T0, 1)]);
+    expect(await pttl("pending")).toBeGreaterThan(ttlMs - 1000);
+    // Past the slack (ttl / 64 = 1 s here), a write sets the expiries again.
+    await bed.redis.sendCommand(["PEXPIRE", key("meta"), "5000"]);
+    await bed.redis.sendCommand(["PEXPIRE", key("pending"), "5000"]);
+    now += 1000;
+    await w.writeActions(null, "s", [slim("c", T0, 2)]);
+    expect(await pttl("meta")).toBeGreaterThan(ttlMs);
+    expect(await pttl("pending")).toBeGreaterThan(ttlMs);
+  });
+
   it("expires an unlinked session's pre-link keys with the pre-link window, not after 24 h", async () => {
     const w = bed.make({ preLinkWindowMs: 10_000 });
     await w.writeActions(null, "s", [slim("a", T0, 0)]);
