@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { BaseChatbotWriter, RedisConnection, redisDelivery, type PostContext, type RedisCommands } from "../src/index.js";
 import { CLAIM, CONFIRM, LINK, WRITE } from "../src/redis/delivery-scripts.js";
+import { deleteKeysUnder } from "./redis-cleanup.js";
 import { streamWorkload } from "./workload.js";
 
 const SESSIONS = Number(process.env.BENCH_REDIS_SESSIONS ?? 2_000);
@@ -77,12 +78,7 @@ function run(args: string[]): Promise<Record<string, number>> {
 
 async function cleanup(prefix: string): Promise<void> {
   const redis = new RedisConnection();
-  let cursor = "0";
-  do {
-    const [next, keys] = (await redis.sendCommand(["SCAN", cursor, "MATCH", `${prefix}*`, "COUNT", "1000"])) as [string, string[]];
-    cursor = next;
-    if (keys.length > 0) await redis.sendCommand(["UNLINK", ...keys]);
-  } while (cursor !== "0");
+  await deleteKeysUnder(redis, prefix);
   await redis.close();
 }
 
