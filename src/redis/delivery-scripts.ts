@@ -138,14 +138,17 @@ if conv ~= '' then
   if #fields > 0 then redis.call('HSET', meta, unpack(fields)) end
   at = reschedule(sid, now, debounce, maxwait, {m[6], m[7], conv, first, m[8], m[9]}, accepted > 0)
 else
-  -- pre_top: the newest timestamp pre has held since meta last lost it (high after a trim, which
-  -- only keeps the keys a little longer); unknown, it is read from pre.
-  local top = tonumber(m[12] or '')
+  -- pre_top "top:seq": the newest timestamp pre has held (high after a trim, which only keeps
+  -- the keys a little longer), valid while seq is still the one written with it. Anything else
+  -- that adds to pre moves seq on (a gone conversation's actions going back, an instance of an
+  -- earlier release), and then the newest is read from pre.
+  local top, top_seq = string.match(m[12] or '', '^([^:]+):(%d+)$')
+  top = tonumber(top)
   if accepted > 0 then call_all('ZADD', pre, fresh) end
-  if top then top = math.max(top, batch_top) else top = newest_pre() end
+  if top and tonumber(top_seq) == seq then top = math.max(top, batch_top) else top = newest_pre() end
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   fields[#fields + 1] = 'pre_top'
-  fields[#fields + 1] = top
+  fields[#fields + 1] = top .. ':' .. string.format('%d', seq + count)
   -- Before the expiry: an HSET that creates meta would leave it without one.
   redis.call('HSET', meta, unpack(fields))
   expire_prelink(now, prewin, ttl, gone ~= false, top)

@@ -21,7 +21,8 @@
  * set the linked keys' expiry, ms), fails (failed posts of the head
  * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
  * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),
- * seq (pre-link member counter), pre_top (the newest pre-link timestamp, or above it), aseq (the session's last action sequence number), settled
+ * seq (pre-link member counter), pre_top (`top:seq`: the newest pre-link
+ * timestamp, or above it, valid while seq is unchanged), aseq (the session's last action sequence number), settled
  * (actions delivered or dead-lettered: a summary waits for `after`), rlease/rlease_until (the
  * redaction claim), rfails/rheld/rretry_at (the head redaction's failures, first try, not before).
  * Entries are JSON strings `[timestamp_start, description, seq]`: the client sends `[ts, description`

@@ -118,6 +118,19 @@ describe("bounded Redis memory (j)", () => {
     }
   });
 
+  it("reads the newest pre-link stamp from pre when something else added to it (another release's instance)", async () => {
+    const windowMs = 300_000;
+    const w = bed.make({ preLinkWindowMs: windowMs });
+    const key = (part: string) => `${bed.prefix}s:s:${part}`;
+    await w.writeActions(null, "s", [slim("old", T0 - 200, 0)]);
+    // What an earlier release's WRITE does: number the member with HINCRBY and add it, newer.
+    const seq = Number(await bed.redis.sendCommand(["HINCRBY", key("meta"), "seq", "1"])) - 1;
+    await bed.redis.sendCommand(["ZADD", key("pre"), String(T0), `${String(seq).padStart(16, "0")}[${T0},"newer"]`]);
+    await w.writeActions(null, "s", [slim("older", T0 - 100, 1)]);
+    const pttl = Number(await bed.redis.sendCommand(["PTTL", key("pre")]));
+    expect(pttl).toBeGreaterThan(T0 * 1000 + windowMs - Date.now() - 5000);
+  });
+
   it("warns loudly at start when maxmemory-policy may evict, and refuses with requireNoEviction", async () => {
     const client = new FaultyClient(bed.redis);
     client.fakePolicy = "allkeys-lru";
