@@ -1,4 +1,4 @@
-import { PRELUDE } from "./lua-prelude.js";
+import { withPrelude } from "./lua-prelude.js";
 import { RedisScript } from "./script.js";
 
 /**
@@ -24,7 +24,7 @@ return letters
  * {2} when the session has no conversation now (the letter stays: a pre-link buffer would trim
  * it as too old); {0} when the letter was no longer there (another instance took or re-drove it).
  */
-export const REDRIVE = new RedisScript(`${PRELUDE}
+export const REDRIVE = new RedisScript(withPrelude(`
 local sid, now, debounce, maxwait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ttl, letter = tonumber(ARGV[5]), ARGV[6]
 if not redis.call('HGET', meta, 'conv') then
@@ -48,4 +48,4 @@ else
 end
 touch(ttl)
 return {1, reschedule(sid, now, debounce, maxwait), redis.call('LLEN', dead)}
-`);
+`));

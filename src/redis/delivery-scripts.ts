@@ -1,4 +1,4 @@
-import { PRELUDE } from "./lua-prelude.js";
+import { withPrelude } from "./lua-prelude.js";
 import { RedisScript } from "./script.js";
 
 /* The Redis delivery engine's intake and claim steps (keys and meta fields: lua-prelude.ts). */
@@ -16,12 +16,12 @@ export { CONFIRM, DEAD_LETTER, RETRY } from "./outcome-scripts.js";
  * one ZMSCORE and one ZADD per thousand actions for dedupe, one RPUSH, one HSET, and expiries set
  * again only when they may have run short (`seen_at`, `ttl_at`).
  */
-export const WRITE = new RedisScript(`${PRELUDE}
+export const WRITE = new RedisScript(withPrelude(`
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 -- Everything the write and its reschedule read, in one call.
-local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq', 'seen_at', 'lease', 'lease_until', 'last', 'retry_at', 'seen_n', 'ttl_at', 'pre_top', 'seq')
+local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq', 'seen_at', 'lease', 'lease_until', 'last', 'retry_at', 'seen_n', 'ttl_at', 'pre_top', 'seq', 'pre_seq', 'pre_exp')
 local stored, first, gone = m[1], m[2], m[3]
 local aseq = tonumber(m[4] or '0') or 0
 if aseq == 0 then aseq = math.floor(now) * 1000 end
@@ -138,31 +138,42 @@ if conv ~= '' then
   if #fields > 0 then redis.call('HSET', meta, unpack(fields)) end
   at = reschedule(sid, now, debounce, maxwait, {m[6], m[7], conv, first, m[8], m[9]}, accepted > 0)
 else
-  -- pre_top "top:seq": the newest timestamp pre has held (high after a trim, which only keeps
-  -- the keys a little longer), valid while seq is still the one written with it. Anything else
-  -- that adds to pre moves seq on (a gone conversation's actions going back, an instance of an
-  -- earlier release), and then the newest is read from pre.
-  local top, top_seq = string.match(m[12] or '', '^([^:]+):(%d+)$')
-  top = tonumber(top)
+  -- pre_top: the newest timestamp pre has held (high after a trim, which only keeps the keys a
+  -- little longer), valid while seq is still pre_seq. Anything else that adds to pre moves seq on
+  -- (a gone conversation's actions going back, an instance of an earlier release), and then the
+  -- newest is read from pre.
+  local top = tonumber(m[12] or '')
+  local known = top ~= nil and tonumber(m[14] or '') == seq
+  -- The newest action this session held was still in the window: pre exists, with the expiry
+  -- (pre_exp) the step that set it recorded.
+  local held = known and top >= cutoff
   if accepted > 0 then call_all('ZADD', pre, fresh) end
-  if top and tonumber(top_seq) == seq then top = math.max(top, batch_top) else top = newest_pre() end
+  if known then top = math.max(top, batch_top) else top = newest_pre() end
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   fields[#fields + 1] = 'pre_top'
-  fields[#fields + 1] = top .. ':' .. string.format('%d', seq + count)
+  fields[#fields + 1] = top
+  fields[#fields + 1] = 'pre_seq'
+  fields[#fields + 1] = seq + count
+  -- The keys already last long enough for the newest action (and meta exists): no expiry to set.
+  local set = gone or not held or prelink_until(top, prewin) > (tonumber(m[15] or '0') or 0)
+  if set then
+    fields[#fields + 1] = 'pre_exp'
+    fields[#fields + 1] = prelink_expiry(now, prewin, ttl, top)
+  end
   -- Before the expiry: an HSET that creates meta would leave it without one.
   redis.call('HSET', meta, unpack(fields))
-  expire_prelink(now, prewin, ttl, gone ~= false, top)
+  if set then expire_prelink(now, prewin, ttl, gone ~= false, top) end
 end
 local reply = {accepted, at, conv, flushed, trimmed, duplicates, linked, last}
 for i = 1, #dups do reply[#reply + 1] = dups[i] end
 return reply
-`);
+`));
 
 /**
  * ARGV: sid, now, conv, cutoffSeconds, debounce, maxwait, ttl. Returns {flushed, at, trimmed}, or
  * {-1, -1, 0} when already linked there. Clears a remembered gone conversation.
  */
-export const LINK = new RedisScript(`${PRELUDE}
+export const LINK = new RedisScript(withPrelude(`
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local stored = redis.call('HGET', meta, 'conv')
@@ -173,7 +184,7 @@ local flushed, trimmed = 0, 0
 if not stored then flushed, trimmed = move_pre_to_flush(cutoff) end
 touch(ttl)
 return {flushed, reschedule(sid, now, debounce, maxwait), trimmed}
-`);
+`));
 
 /**
  * ARGV: sid, now, claimId, leaseMs, maxActions, maxChars, debounce, maxwait, force(0|1), ttl.
@@ -182,11 +193,11 @@ return {flushed, reschedule(sid, now, debounce, maxwait), trimmed}
  * entries are still in `inflight` (frozen after a call that may have landed, or left by a crashed
  * holder) is claimed again as it is: same entries, same note id.
  */
-export const CLAIM = new RedisScript(`${PRELUDE}
+export const CLAIM = new RedisScript(withPrelude(`
 local sid, now, claim, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local max_actions, max_chars = tonumber(ARGV[5]), tonumber(ARGV[6])
 local debounce, maxwait, force = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
-local m = redis.call('HMGET', meta, 'conv', 'lease', 'lease_until', 'retry_at', 'kind', 'fails', 'note', 'held', 'last', 'first')
+local m = redis.call('HMGET', meta, 'conv', 'lease', 'lease_until', 'retry_at', 'kind', 'fails', 'note', 'held', 'last', 'first', 'ttl_at')
 local conv, kind, note, held = m[1], m[5], m[7], m[8]
 -- The lease and what this claim adds to the note, written by one HSET.
 local fields = {'lease', claim, 'lease_until', now + lease_ms}
@@ -247,21 +258,21 @@ if m[2] ~= claim then
 end
 redis.call('HSET', meta, unpack(fields))
 redis.call('ZADD', due, now + lease_ms, sid)
-touch(tonumber(ARGV[10]))
+touch_written(now, tonumber(ARGV[10]), tonumber(m[11] or '0') or 0, {inflight})
 local reply = {1, kind or 'debounced', conv, (tonumber(m[6] or '0') or 0) + 1, note, held}
 local entries = redis.call('LRANGE', inflight, 0, -1)
 for i = 1, #entries do reply[#reply + 1] = entries[i] end
 return reply
-`);
+`));
 
 /** ARGV: sid, claimId, now, leaseMs. Extends the lease of a claim whose call is still pending: {1} or {0} (lost). */
-export const RENEW = new RedisScript(`${PRELUDE}
+export const RENEW = new RedisScript(withPrelude(`
 local sid, claim, now, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('HGET', meta, 'lease') ~= claim then return {0} end
 redis.call('HSET', meta, 'lease_until', now + lease_ms)
 redis.call('ZADD', due, now + lease_ms, sid)
 return {1}
-`);
+`));
 
 /** Returns the part ids and deletes them. */
 export const TAKE_PARTS = new RedisScript(`

@@ -17,19 +17,19 @@
  *   KEYS[14] redact    LIST  parts to redact after a confirmed summary, JSON `[conv, partId]`
  * meta fields: conv (linked conversation), gone (a conversation that answered "gone"), first/last
  * (first and last post-link arrival of the pending note, ms), seen_at (when the dedupe key's
- * expiry was last set, ms), seen_n (an upper bound of the dedupe set's size), ttl_at (when WRITE last
- * set the linked keys' expiry, ms), fails (failed posts of the head
+ * expiry was last set, ms), seen_n (an upper bound of the dedupe set's size), ttl_at (when a step last
+ * set every linked key's expiry, ms), fails (failed posts of the head
  * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
  * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),
- * seq (pre-link member counter), pre_top (`top:seq`: the newest pre-link
- * timestamp, or above it, valid while seq is unchanged), aseq (the session's last action sequence number), settled
+ * seq (pre-link member counter), pre_top/pre_seq (the newest pre-link
+ * timestamp, or above it, valid while seq is still pre_seq), pre_exp (when the unlinked keys expire, ms), aseq (the session's last action sequence number), settled
  * (actions delivered or dead-lettered: a summary waits for `after`), rlease/rlease_until (the
  * redaction claim), rfails/rheld/rretry_at (the head redaction's failures, first try, not before).
  * Entries are JSON strings `[timestamp_start, description, seq]`: the client sends `[ts, description`
  * and WRITE appends the action's sequence number and the closing bracket.
  * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
  */
-export const PRELUDE = `
+const PRELUDE = `
 local meta, pre, flush, pending, inflight, parts, seen, done, due, dead, deadbytes =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local notes, summaries, redacts = KEYS[12], KEYS[13], KEYS[14]
@@ -127,13 +127,25 @@ local function add_pre(entries)
   call_all('ZADD', pre, scored)
 end
 
+-- When an unlinked session's keys may go (ms): once its newest pre-link action (top, seconds; 0:
+-- none) has left the window, plus a second.
+local function prelink_until(top, window)
+  return math.floor(top * 1000 + window) + 1000
+end
+
+-- When expire_prelink makes them go (ms): a 16th of the window later than they may, so a write
+-- whose newest action moved on by less than that needs to set nothing; never later than the TTL.
+local function prelink_expiry(now, window, ttl, top)
+  local at = now + 1000
+  if top > 0 then at = math.max(at, prelink_until(top, window) + math.floor(window / 16)) end
+  return math.min(at, now + ttl)
+end
+
 -- An unlinked session's keys live as long as its newest pre-link action stays in the window
--- (plus a second), never the full TTL; meta keeps the TTL when it remembers a gone conversation.
--- top: the newest pre-link timestamp (seconds), or one above it (0: pre is empty).
+-- (see prelink_expiry), never the full TTL; meta keeps the TTL when it remembers a gone
+-- conversation. top: the newest pre-link timestamp (seconds), or one above it (0: pre is empty).
 local function expire_prelink(now, window, ttl, keep_meta, top)
-  local keep = 1000
-  if top > 0 then keep = math.max(1000, math.floor(top * 1000 + window - now) + 1000) end
-  keep = math.min(keep, ttl)
+  local keep = prelink_expiry(now, window, ttl, top) - now
   redis.call('PEXPIRE', pre, keep)
   if keep_meta then redis.call('PEXPIRE', meta, keep_for(ttl)) else redis.call('PEXPIRE', meta, keep) end
 end
@@ -171,4 +183,44 @@ local function touch(ttl)
     redis.call('PEXPIRE', key, keep)
   end
 end
+
+-- touch() once a slack has passed since a step last did (ttl_at: meta's, read by the caller),
+-- else only the keys this step wrote (which it may have created): every key keeps outliving the
+-- session's last activity by at least ttl, for one call where touch() makes nine.
+local function touch_written(now, ttl, ttl_at, written)
+  if now - ttl_at >= slack_of(ttl) or ttl_at > now then
+    touch(ttl)
+    redis.call('HSET', meta, 'ttl_at', now)
+    return
+  end
+  local keep = keep_for(ttl)
+  for _, key in ipairs(written) do redis.call('PEXPIRE', key, keep) end
+end
 `;
+
+/** The prelude in pieces: the KEYS locals, then each helper (its comment and its function), in order. */
+const PIECES = PRELUDE.trim().split(/\n\n/);
+const HELPERS = PIECES.slice(1).map((code) => {
+  const name = /local function (\w+)\(/.exec(code)?.[1];
+  if (name === undefined) throw new Error(`a prelude piece without a helper (no blank lines inside one): ${code.slice(0, 60)}`);
+  return { name, code };
+});
+
+/**
+ * A script's source: the KEYS locals, the helpers `body` calls (and those they call), then
+ * `body`. Lua builds a closure for every local function on every run, so a script that carried
+ * every helper would pay for the ones it never calls (about 2 µs a call for the whole set).
+ */
+export function withPrelude(body: string): string {
+  const needed = new Set<string>();
+  const scan = (code: string): void => {
+    for (const helper of HELPERS) {
+      if (!needed.has(helper.name) && new RegExp(`\\b${helper.name}\\(`).test(code)) {
+        needed.add(helper.name);
+        scan(helper.code);
+      }
+    }
+  };
+  scan(body);
+  return [PIECES[0], ...HELPERS.filter((h) => needed.has(h.name)).map((h) => h.code), body].join("\n\n");
+}

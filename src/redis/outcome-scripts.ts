@@ -1,4 +1,4 @@
-import { PRELUDE } from "./lua-prelude.js";
+import { withPrelude } from "./lua-prelude.js";
 import { RedisScript } from "./script.js";
 
 /*
@@ -13,17 +13,19 @@ import { RedisScript } from "./script.js";
  * snapshot's notes of `conv` to the redaction queue (the others back to the records). Returns
  * {1, at, redactionsQueued} or {0}.
  */
-export const CONFIRM = new RedisScript(`${PRELUDE}
+export const CONFIRM = new RedisScript(withPrelude(`
 local sid, claim, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, part, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local conv, lo, hi = ARGV[8], ARGV[9], ARGV[10]
-local held = redis.call('HMGET', meta, 'lease', 'kind')
+local held = redis.call('HMGET', meta, 'lease', 'kind', 'conv', 'first', 'last', 'ttl_at')
 if held[1] ~= claim then
   local outcome = find_done(claim)
   if outcome then return {1, reschedule(sid, now, debounce, maxwait), tonumber(string.match(outcome, '^c (%d+)$') or '0')} end
   return {0}
 end
 local queued = 0
+-- The keys this step writes (touch_written sets their expiry).
+local written = {done}
 if held[2] == 'summary' then
   local summary = cjson.decode(redis.call('LINDEX', inflight, 0))
   for _, record in ipairs(summary.snap) do
@@ -35,6 +37,8 @@ if held[2] == 'summary' then
       redis.call('RPUSH', notes, record)
     end
   end
+  written[#written + 1] = redacts
+  written[#written + 1] = notes
   lo, hi = '-1', '-1'
 else
   redis.call('HINCRBY', meta, 'settled', redis.call('LLEN', inflight))
@@ -43,11 +47,14 @@ finish_note()
 if part ~= '' then
   redis.call('RPUSH', parts, part)
   redis.call('RPUSH', notes, '[' .. cjson.encode(part) .. ',' .. cjson.encode(conv) .. ',' .. lo .. ',' .. hi .. ']')
+  written[#written + 1] = parts
+  written[#written + 1] = notes
 end
 record_done(claim, 'c ' .. queued)
-touch(ttl)
-return {1, reschedule(sid, now, debounce, maxwait), queued}
-`);
+touch_written(now, ttl, tonumber(held[6] or '0') or 0, written)
+-- finish_note cleared the lease and the retry time; conv, first and last are as read.
+return {1, reschedule(sid, now, debounce, maxwait, {false, false, held[3], held[4], held[5], false}), queued}
+`));
 
 /**
  * ARGV: sid, claimId, now, debounce, maxwait, retryAt, counted(0|1), frozen(0|1), ttl. A frozen
@@ -55,7 +62,7 @@ return {1, reschedule(sid, now, debounce, maxwait), queued}
  * body and key; otherwise its entries go back ahead of newer ones, and the next claim may merge
  * them into a new note. Due again at retryAt. Returns {1, at} or {0}.
  */
-export const RETRY = new RedisScript(`${PRELUDE}
+export const RETRY = new RedisScript(withPrelude(`
 local sid, claim, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, retry_at = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('HGET', meta, 'lease') ~= claim then
@@ -80,7 +87,7 @@ redis.call('HDEL', meta, 'lease', 'lease_until')
 record_done(claim, 'r')
 touch(tonumber(ARGV[9]))
 return {1, reschedule(sid, now, debounce, maxwait)}
-`);
+`));
 
 /**
  * ARGV: sid, claimId, now, debounce, maxwait, letterJson, maxDead, maxDeadBytes, gone(0|1),
@@ -90,7 +97,7 @@ return {1, reschedule(sid, now, debounce, maxwait)}
  * conversation is remembered as gone. A summary note's snapshot goes back to the records.
  * Returns {1, at, evicted, buffered, trimmed, deadLength, restoredSnapshot} or {0}.
  */
-export const DEAD_LETTER = new RedisScript(`${PRELUDE}
+export const DEAD_LETTER = new RedisScript(withPrelude(`
 local sid, claim, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local debounce, maxwait, letter = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local max_dead, max_bytes, gone = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
@@ -139,4 +146,4 @@ else
 end
 record_done(claim, 'd ' .. evicted .. ' ' .. buffered .. ' ' .. trimmed .. ' ' .. restored)
 return {1, reschedule(sid, now, debounce, maxwait), evicted, buffered, trimmed, length, restored}
-`);
+`));

@@ -96,6 +96,8 @@ describe("bounded Redis memory (j)", () => {
     // The note goes out and its list with it; the next write, within the slack, creates the list again.
     await w.flush();
     expect(await bed.redis.sendCommand(["EXISTS", key("pending")])).toBe(0);
+    // Claim and confirm within the slack set the expiry of what they wrote (and created) only.
+    for (const part of ["done", "parts", "notes"]) expect(await pttl(part)).toBeGreaterThan(ttlMs);
     now += 100;
     await w.writeActions(null, "s", [slim("b", T0, 1)]);
     expect(await pttl("pending")).toBeGreaterThan(ttlMs - 1000);
@@ -114,8 +116,33 @@ describe("bounded Redis memory (j)", () => {
     for (const part of ["pre", "meta"]) {
       const ttl = Number(await bed.redis.sendCommand(["PTTL", `${bed.prefix}s:s:${part}`]));
       expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(10_000 + 1000);
+      // The window past the action's stamp, plus a second, plus at most a 16th of the window.
+      expect(ttl).toBeLessThanOrEqual(10_000 + 1000 + 625);
     }
+  });
+
+  it("sets the pre-link expiry again when the newest action moves on, and gives a pre the trim emptied a new one", async () => {
+    const windowMs = 10_000;
+    const start = Date.now();
+    let now = start;
+    const t = Math.floor(start / 1000);
+    const w = bed.make({ preLinkWindowMs: windowMs, now: () => now });
+    const pttl = async () => Number(await bed.redis.sendCommand(["PTTL", `${bed.prefix}s:s:pre`]));
+    await w.writeActions(null, "s", [slim("a", t, 0)]);
+    const first = await pttl();
+    // A newer action within the slack: the expiry stands.
+    await w.writeActions(null, "s", [slim("b", t + 0.3, 1)]);
+    expect(await pttl()).toBeLessThanOrEqual(first);
+    // Past the slack: set again, later.
+    await w.writeActions(null, "s", [slim("c", t + 2, 2)]);
+    expect(await pttl()).toBeGreaterThan(first + 1000);
+    // Every action leaves the window: a write of an old action empties pre, and the next write
+    // creates it again; its newest action would fit the expiry meta recorded, but the key is new.
+    now = (t + 2) * 1000 + windowMs + 100;
+    await w.writeActions(null, "s", [slim("old", t - 100, 3)]);
+    expect(await bed.redis.sendCommand(["EXISTS", `${bed.prefix}s:s:pre`])).toBe(0);
+    await w.writeActions(null, "s", [slim("d", t + 2.2, 4)]);
+    expect(await pttl()).toBeGreaterThan(0);
   });
 
   it("reads the newest pre-link stamp from pre when something else added to it (another release's instance)", async () => {

@@ -1,4 +1,4 @@
-import { PRELUDE } from "./lua-prelude.js";
+import { withPrelude } from "./lua-prelude.js";
 import { RedisScript } from "./script.js";
 
 /*
@@ -15,7 +15,7 @@ import { RedisScript } from "./script.js";
  * now. Idempotent per summary id (a re-run after a lost reply answers as the first run). Returns
  * {1, snapshotSize, at} or {0} when the session has no conversation.
  */
-export const SUMMARIZE = new RedisScript(`${PRELUDE}
+export const SUMMARIZE = new RedisScript(withPrelude(`
 local sid, now, body = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local latest, debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local prior = find_done(ARGV[9])
@@ -52,14 +52,14 @@ redis.call('RPUSH', summaries, '{"after":' .. string.format('%d', after) .. ',"b
 record_done(ARGV[9], 's ' .. #snap)
 touch(ttl)
 return {1, #snap, reschedule(sid, now, debounce, maxwait)}
-`);
+`));
 
 /**
  * ARGV: sid, now, claimId, leaseMs, ttl. Claims the head redaction: {1, conv, partId, attempt,
  * heldSince} (also when re-run with the same claim id); {0, 1} when another claim holds it or it
  * is not due yet; {0, 0} when there is none.
  */
-export const REDACT_CLAIM = new RedisScript(`${PRELUDE}
+export const REDACT_CLAIM = new RedisScript(withPrelude(`
 local sid, now, claim, lease_ms = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local m = redis.call('HMGET', meta, 'rlease', 'rlease_until', 'rretry_at', 'rfails', 'rheld')
 if m[1] ~= claim then
@@ -77,14 +77,14 @@ redis.call('ZADD', due, 'LT', now + lease_ms, sid)
 touch(tonumber(ARGV[5]))
 local r = cjson.decode(head)
 return {1, r[1], r[2], (tonumber(m[4] or '0') or 0) + 1, tonumber(m[5] or now)}
-`);
+`));
 
 /**
  * ARGV: sid, claimId, now, outcome ("done" | "retry" | "retry-held"), retryAt, debounce, maxwait,
  * ttl. "done" (redacted or given up) removes the head; a retry keeps it, due at retryAt ("retry"
  * also counts a failure). Idempotent per claim id. Returns {1, at} or {0} (the claim was lost).
  */
-export const REDACT_DONE = new RedisScript(`${PRELUDE}
+export const REDACT_DONE = new RedisScript(withPrelude(`
 local sid, claim, now, outcome = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local retry_at, debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 if redis.call('HGET', meta, 'rlease') ~= claim then
@@ -102,4 +102,4 @@ redis.call('HDEL', meta, 'rlease', 'rlease_until')
 record_done(claim, 'x')
 touch(ttl)
 return {1, reschedule(sid, now, debounce, maxwait)}
-`);
+`));
