@@ -16,14 +16,20 @@ const SESSIONS = Number(process.env.BENCH_REDIS_SESSIONS ?? 2_000);
 const ACTIONS_PER_SESSION = 50;
 const CONCURRENCY = Number(process.env.BENCH_REDIS_CONCURRENCY ?? 64);
 const T0 = Math.floor(Date.now() / 1000);
-const SCRIPT_NAMES = new Map([WRITE, LINK, CLAIM, CONFIRM].map((s, i) => [s.sha, ["write", "link", "claim", "confirm"][i] as string]));
+/** Each script by the name EVALSHA and FCALL give it. */
+const SCRIPT_NAMES = new Map(
+  [WRITE, LINK, CLAIM, CONFIRM].flatMap((s, i) => {
+    const name = ["write", "link", "claim", "confirm"][i] as string;
+    return [[s.sha, name] as const, [s.functionName ?? s.sha, name] as const];
+  }),
+);
 
 /** Counts every command sent, by script name. */
 class CountingClient implements RedisCommands {
   readonly counts = new Map<string, number>();
   constructor(readonly inner: RedisCommands) {}
   sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown> {
-    const name = args[0] === "EVALSHA" || args[0] === "EVAL" ? (SCRIPT_NAMES.get(args[1] ?? "") ?? "other-script") : (args[0] ?? "?");
+    const name = args[0] === "EVALSHA" || args[0] === "EVAL" || args[0] === "FCALL" ? (SCRIPT_NAMES.get(args[1] ?? "") ?? "other-script") : (args[0] ?? "?");
     this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
     return this.inner.sendCommand(args, options);
   }

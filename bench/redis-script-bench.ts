@@ -1,6 +1,7 @@
 /**
  * Redis time per delivery script (part of `npm run bench`): what one WRITE (3 actions, to a linked
- * and to an unlinked session), CLAIM and CONFIRM cost Redis itself, from `INFO commandstats`
+ * and to an unlinked session), CLAIM and CONFIRM cost Redis itself (as functions, or scripts where
+ * Redis refuses functions), from `INFO commandstats`
  * before and after each step (nothing reset). 1,000 sessions, 20 writes each, 32 calls in flight.
  * Needs Redis at REDIS_URL (default 127.0.0.1:6379); without it, it says so and exits 0.
  */
@@ -17,20 +18,26 @@ const WRITES_PER_SESSION = 20;
 const IN_FLIGHT = 32;
 const TTL_MS = 86_400_000;
 
-/** Total µs and calls of EVALSHA so far. */
-async function evalshaStats(redis: RedisConnection): Promise<{ usec: number; calls: number }> {
+/** Total µs and calls of the commands that run scripts (FCALL, EVALSHA, EVAL) so far. */
+async function scriptStats(redis: RedisConnection): Promise<{ usec: number; calls: number }> {
   const info = String(await redis.sendCommand(["INFO", "commandstats"]));
-  const line = info.split("\n").find((l) => l.startsWith("cmdstat_evalsha:")) ?? "";
-  return { usec: Number(/usec=(\d+)/.exec(line)?.[1] ?? 0), calls: Number(/calls=(\d+)/.exec(line)?.[1] ?? 0) };
+  let usec = 0;
+  let calls = 0;
+  for (const line of info.split("\n")) {
+    if (!/^cmdstat_(fcall|evalsha|eval):/.test(line)) continue;
+    usec += Number(/usec=(\d+)/.exec(line)?.[1] ?? 0);
+    calls += Number(/calls=(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  return { usec, calls };
 }
 
 /** Runs `calls` script calls, IN_FLIGHT at a time, and returns Redis µs per call. */
 async function timed(redis: RedisConnection, calls: Array<[RedisScript, string[], (string | number)[]]>): Promise<number> {
-  const before = await evalshaStats(redis);
+  const before = await scriptStats(redis);
   for (let i = 0; i < calls.length; i += IN_FLIGHT) {
     await Promise.all(calls.slice(i, i + IN_FLIGHT).map(([script, keys, args]) => script.run(redis, keys, args)));
   }
-  const after = await evalshaStats(redis);
+  const after = await scriptStats(redis);
   return (after.usec - before.usec) / Math.max(1, after.calls - before.calls);
 }
 

@@ -1,3 +1,5 @@
+import type { ScriptSource } from "./script.js";
+
 /*
  * The Lua shared by every delivery script. Every script gets the same keys, in this order:
  *   KEYS[1]  meta      HASH  the session's delivery state (fields below)
@@ -29,11 +31,12 @@
  * and WRITE appends the action's sequence number and the closing bracket.
  * Times are the callers' epoch ms (instances' clocks must agree to well under the lease margin).
  */
-const PRELUDE = `
-local meta, pre, flush, pending, inflight, parts, seen, done, due, dead, deadbytes =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local notes, summaries, redacts = KEYS[12], KEYS[13], KEYS[14]
+const KEY_NAMES = "meta, pre, flush, pending, inflight, parts, seen, done, due, dead, deadbytes, notes, summaries, redacts";
+/** Binds the key names to this call's KEYS (locals declared once, beside the helpers that use them). */
+const BIND_KEYS = `${KEY_NAMES} =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]`;
 
+const HELPER_SOURCE = `
 -- Whether the head summary may be posted: what the session owed when it was queued has settled.
 local function summary_due()
   local head = redis.call('LINDEX', summaries, 0)
@@ -198,20 +201,20 @@ local function touch_written(now, ttl, ttl_at, written)
 end
 `;
 
-/** The prelude in pieces: the KEYS locals, then each helper (its comment and its function), in order. */
-const PIECES = PRELUDE.trim().split(/\n\n/);
-const HELPERS = PIECES.slice(1).map((code) => {
+/** Each helper (its comment and its function), in order. */
+const HELPERS = HELPER_SOURCE.trim().split(/\n\n/).map((code) => {
   const name = /local function (\w+)\(/.exec(code)?.[1];
   if (name === undefined) throw new Error(`a prelude piece without a helper (no blank lines inside one): ${code.slice(0, 60)}`);
   return { name, code };
 });
 
 /**
- * A script's source: the KEYS locals, the helpers `body` calls (and those they call), then
- * `body`. Lua builds a closure for every local function on every run, so a script that carried
- * every helper would pay for the ones it never calls (about 2 µs a call for the whole set).
+ * A delivery script: the key names, the helpers `body` calls (and those they call), then `body`
+ * with the key names bound to this call's KEYS. Lua builds a closure for every local function
+ * each time the code defining it runs: as a Redis function (see RedisScript) the helpers are built
+ * once, when the library loads; as a plain script, only the helpers it calls are.
  */
-export function withPrelude(body: string): string {
+export function withPrelude(body: string): ScriptSource {
   const needed = new Set<string>();
   const scan = (code: string): void => {
     for (const helper of HELPERS) {
@@ -222,5 +225,6 @@ export function withPrelude(body: string): string {
     }
   };
   scan(body);
-  return [PIECES[0], ...HELPERS.filter((h) => needed.has(h.name)).map((h) => h.code), body].join("\n\n");
+  const helpers = HELPERS.filter((h) => needed.has(h.name)).map((h) => h.code);
+  return { chunk: [`local ${KEY_NAMES}`, ...helpers].join("\n\n"), body: `${BIND_KEYS}\n${body}` };
 }

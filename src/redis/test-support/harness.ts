@@ -40,8 +40,13 @@ export class FaultyClient implements RedisCommands {
   async sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown> {
     if (this.down) throw new Error("connect ECONNREFUSED (simulated outage)");
     if (args[0] === "INFO" && this.fakePolicy !== undefined) return `# Memory\r\nmaxmemory_policy:${this.fakePolicy}\r\n`;
-    // EVAL (the fallback when Redis does not know a script yet) is named by its sha, like EVALSHA.
-    const name = args[0] === "EVAL" ? createHash("sha1").update(args[1] ?? "").digest("hex") : args[0] === "EVALSHA" ? (args[1] ?? "") : (args[0] ?? "");
+    // A script is named by its sha however it runs: FCALL of its function (`ap_` and the sha),
+    // EVALSHA, or EVAL (the fallback when Redis does not know a script yet).
+    const name =
+      args[0] === "EVAL" ? createHash("sha1").update(args[1] ?? "").digest("hex")
+      : args[0] === "EVALSHA" ? (args[1] ?? "")
+      : args[0] === "FCALL" ? (args[1] ?? "").replace(/^ap_/, "")
+      : (args[0] ?? "");
     const reply = await this.#inner.sendCommand(args, options);
     this.ran.set(name, (this.ran.get(name) ?? 0) + 1);
     const lose = this.#lose.get(name) ?? 0;
