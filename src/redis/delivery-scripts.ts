@@ -99,6 +99,9 @@ if remember and accepted > 0 then
     fields[#fields + 1] = 'seen_at'
     fields[#fields + 1] = ARGV[2]
     seen_n = nil
+  else
+    -- NX: only a key this ZADD created (the old one vanished) has no expiry; it gets one.
+    redis.call('PEXPIRE', seen, 2 * window, 'NX')
   end
   if seen_n then seen_n = seen_n + new_ids else seen_n = redis.call('ZCARD', seen) end
   if seen_n > max_ids then
@@ -119,7 +122,7 @@ if conv ~= '' then
   if accepted > 0 then
     local length = call_all('RPUSH', pending, fresh)
     -- A list Redis just created (its length is what this write pushed) has no expiry yet.
-    if refresh or length == #fresh then redis.call('PEXPIRE', pending, keep_for(ttl)) end
+    if not refresh and length == #fresh then redis.call('PEXPIRE', pending, keep_for(ttl)) end
     fields[#fields + 1] = 'last'
     fields[#fields + 1] = now
     m[8] = now
@@ -130,8 +133,8 @@ if conv ~= '' then
     end
   end
   if refresh then
-    redis.call('PEXPIRE', meta, keep_for(ttl))
-    if flushed > 0 then redis.call('PEXPIRE', flush, keep_for(ttl)) end
+    -- Every linked key, as claim and confirm do: ttl_at says all of them were set now.
+    touch(ttl)
     fields[#fields + 1] = 'ttl_at'
     fields[#fields + 1] = ARGV[2]
   end
@@ -162,7 +165,13 @@ else
   end
   -- Before the expiry: an HSET that creates meta would leave it without one.
   redis.call('HSET', meta, unpack(fields))
-  if set then expire_prelink(now, prewin, ttl, gone ~= false, top) end
+  if set then
+    expire_prelink(now, prewin, ttl, gone ~= false, top)
+  else
+    -- NX: pre keeps the expiry it has, unless the ZADD above had to create it (a trim by an
+    -- instance whose clock is ahead emptied it, or it was evicted): then it gets one.
+    redis.call('PEXPIRE', pre, prelink_expiry(now, prewin, ttl, top) - now, 'NX')
+  end
 end
 local reply = {accepted, at, conv, flushed, trimmed, duplicates, linked, last}
 for i = 1, #dups do reply[#reply + 1] = dups[i] end

@@ -75,9 +75,11 @@ describe("bounded Redis memory (j)", () => {
     await bed.redis.sendCommand(["DEL", `${bed.prefix}s:s:meta`]);
     await w.writeActions(null, "s", [slim("d", T0, 3), slim("e", T0, 4)]);
     expect(Number(await bed.redis.sendCommand(["ZCARD", seen]))).toBe(3);
-    // A key that vanished (expired, evicted) while meta remembers its size only makes the bound trim early.
+    // A key that vanished (expired, evicted) while meta remembers its size only makes the bound
+    // trim early, and the key the next write creates gets an expiry.
     await bed.redis.sendCommand(["DEL", seen]);
     await w.writeActions(null, "s", [slim("f", T0, 5)]);
+    expect(Number(await bed.redis.sendCommand(["PTTL", seen]))).toBeGreaterThan(0);
     await w.writeActions(null, "s", [slim("g", T0, 6), slim("h", T0, 7), slim("i", T0, 8)]);
     expect(Number(await bed.redis.sendCommand(["ZCARD", seen]))).toBe(3);
     expect(await w.writeActions(null, "s", [slim("i", T0, 8)])).toMatchObject({ duplicates: 1 });
@@ -101,13 +103,12 @@ describe("bounded Redis memory (j)", () => {
     now += 100;
     await w.writeActions(null, "s", [slim("b", T0, 1)]);
     expect(await pttl("pending")).toBeGreaterThan(ttlMs - 1000);
-    // Past the slack (ttl / 64 = 1 s here), a write sets the expiries again.
-    await bed.redis.sendCommand(["PEXPIRE", key("meta"), "5000"]);
-    await bed.redis.sendCommand(["PEXPIRE", key("pending"), "5000"]);
+    // Past the slack (ttl / 64 = 1 s here), a write sets every key's expiry again, not only
+    // those it writes: claims and confirms within the next slack rely on it.
+    for (const part of ["meta", "pending", "parts", "done", "notes"]) await bed.redis.sendCommand(["PEXPIRE", key(part), "5000"]);
     now += 1000;
     await w.writeActions(null, "s", [slim("c", T0, 2)]);
-    expect(await pttl("meta")).toBeGreaterThan(ttlMs);
-    expect(await pttl("pending")).toBeGreaterThan(ttlMs);
+    for (const part of ["meta", "pending", "parts", "done", "notes"]) expect(await pttl(part)).toBeGreaterThan(ttlMs);
   });
 
   it("expires an unlinked session's pre-link keys with the pre-link window, not after 24 h", async () => {
@@ -138,10 +139,15 @@ describe("bounded Redis memory (j)", () => {
     expect(await pttl()).toBeGreaterThan(first + 1000);
     // Every action leaves the window: a write of an old action empties pre, and the next write
     // creates it again; its newest action would fit the expiry meta recorded, but the key is new.
-    now = (t + 2) * 1000 + windowMs + 100;
+    // pre vanishes (evicted, or emptied by an instance whose clock is ahead) while meta says it
+    // lasts: the next write creates it again, with an expiry.
+    await bed.redis.sendCommand(["DEL", `${bed.prefix}s:s:pre`]);
+    await w.writeActions(null, "s", [slim("c2", t + 2.1, 5)]);
+    expect(await pttl()).toBeGreaterThan(0);
+    now = (t + 2.1) * 1000 + windowMs + 100;
     await w.writeActions(null, "s", [slim("old", t - 100, 3)]);
     expect(await bed.redis.sendCommand(["EXISTS", `${bed.prefix}s:s:pre`])).toBe(0);
-    await w.writeActions(null, "s", [slim("d", t + 2.2, 4)]);
+    await w.writeActions(null, "s", [slim("d", t + 2.3, 4)]);
     expect(await pttl()).toBeGreaterThan(0);
   });
 

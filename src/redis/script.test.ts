@@ -82,6 +82,14 @@ describe("RedisScript as a Redis function", () => {
     }
   });
 
+  it("a NOPERM about keys is the call's error, not a refusal of functions", async () => {
+    const script = counter();
+    const client = new Recording(["FCALL"], "NOPERM No permissions to access a key");
+    await expect(script.run(client, [`${prefix}g`], [1])).rejects.toThrow(/NOPERM/);
+    await expect(script.run(client, [`${prefix}g`], [1])).rejects.toThrow(/NOPERM/);
+    expect(client.sent).toEqual(["FCALL", "FCALL"]);
+  });
+
   it("passes the script's own errors through unchanged", async () => {
     const script = counter();
     await redis.sendCommand(["SET", `${prefix}e`, "not a number"]);

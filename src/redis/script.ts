@@ -96,9 +96,12 @@ export class RedisScript {
   }
 }
 
-/** An answer that means this Redis (or this user's ACL) has no functions. */
+/**
+ * An answer that means this Redis (or this user's ACL) has no functions: the command itself is
+ * unknown or not permitted. A NOPERM about keys, or an error from inside a function, is not one.
+ */
 function refusesFunctions(message: string): boolean {
-  return /NOPERM|unknown command|unknown subcommand/i.test(message);
+  return /unknown command|unknown subcommand|NOPERM.*'(fcall|function)/i.test(message);
 }
 
 function messageOf(error: unknown): string {
