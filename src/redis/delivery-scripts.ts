@@ -20,10 +20,11 @@ export const WRITE = new RedisScript(withPrelude(`
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
--- Everything the write and its reschedule read, in one call.
-local m = redis.call('HMGET', meta, 'conv', 'first', 'gone', 'aseq', 'seen_at', 'lease', 'lease_until', 'last', 'retry_at', 'seen_n', 'ttl_at', 'pre_top', 'seq', 'pre_seq', 'pre_exp')
-local stored, first, gone = m[1], m[2], m[3]
-local aseq = tonumber(m[4] or '0') or 0
+-- What every write reads, and what an unlinked one needs, in one call; a linked write reads the
+-- debounce and lease fields for its reschedule in a second (most writes are to unlinked sessions).
+local m = redis.call('HMGET', meta, 'conv', 'aseq', 'seen_at', 'seen_n', 'gone', 'seq', 'pre_top', 'pre_seq', 'pre_exp')
+local stored, gone = m[1], m[5]
+local aseq = tonumber(m[2] or '0') or 0
 if aseq == 0 then aseq = math.floor(now) * 1000 end
 local flushed, trimmed, linked = 0, 0, 0
 -- A write may only make the first link (never to a conversation known to be gone); re-linking is
@@ -48,11 +49,11 @@ if remember and count > 0 then
   for i = 1, #ids, 1000 do
     local hits = redis.call('ZMSCORE', seen, unpack(ids, i, math.min(i + 999, #ids)))
     for k = 1, #hits do
-      if hits[k] and tonumber(hits[k]) >= since then known[ids[i + k - 1]] = true end
+      if hits[k] and -tonumber(hits[k]) >= since then known[ids[i + k - 1]] = true end
     end
   end
 end
-local seq = tonumber(m[13] or '0') or 0
+local seq = tonumber(m[6] or '0') or 0
 -- The newest timestamp among the accepted pre-link actions.
 local batch_top = 0
 local fresh, added, duplicates, dups = {}, {}, 0, {}
@@ -64,9 +65,11 @@ for i = 0, count - 1 do
   else
     known[id] = true
     aseq = aseq + 1
-    -- The caller's string, not a Lua number: formatting a float costs more than the rest of the
-    -- dedupe step. Ids accepted in the same ms tie (and are forgotten in id order among themselves).
-    added[#added + 1] = ARGV[2]
+    -- Scored by minus the time accepted, so a new id goes in at the head of the set (Redis scans a
+    -- small sorted set from its head to insert), from the caller's string: formatting a float
+    -- costs more than the rest of the dedupe step. Ids accepted in the same ms tie (and are
+    -- forgotten in reverse id order among themselves).
+    added[#added + 1] = '-' .. ARGV[2]
     added[#added + 1] = id
     if conv ~= '' then
       fresh[#fresh + 1] = string.format('%s,%d]', entry, aseq)
@@ -93,20 +96,17 @@ if remember and accepted > 0 then
   -- again only once a window has passed. seen_n is an upper bound of the set's size (exact when
   -- counted; a key that expired or was evicted only makes it high), so the count bound trims
   -- only when the set may be over it. Both live in meta: a new meta counts and sets again.
-  local seen_at, seen_n = tonumber(m[5] or '0') or 0, tonumber(m[10] or '')
+  local seen_at, seen_n = tonumber(m[3] or '0') or 0, tonumber(m[4] or '')
   if now - seen_at >= window or seen_at > now then
     redis.call('PEXPIRE', seen, 2 * window)
     fields[#fields + 1] = 'seen_at'
     fields[#fields + 1] = ARGV[2]
     seen_n = nil
-  else
-    -- NX: only a key this ZADD created (the old one vanished) has no expiry; it gets one.
-    redis.call('PEXPIRE', seen, 2 * window, 'NX')
   end
   if seen_n then seen_n = seen_n + new_ids else seen_n = redis.call('ZCARD', seen) end
   if seen_n > max_ids then
-    -- Keeps the newest max_ids.
-    redis.call('ZREMRANGEBYRANK', seen, 0, -max_ids - 1)
+    -- Keeps the newest max_ids: the lowest scores.
+    redis.call('ZREMRANGEBYRANK', seen, max_ids, -1)
     seen_n = max_ids
   end
   fields[#fields + 1] = 'seen_n'
@@ -114,10 +114,12 @@ if remember and accepted > 0 then
 end
 local at = -1
 if conv ~= '' then
+  local l = redis.call('HMGET', meta, 'first', 'lease', 'lease_until', 'last', 'retry_at', 'ttl_at')
+  local first = l[1]
   -- A linked session's keys expire keep_for(ttl) after they were last set, so they need setting
   -- again only once slack_of(ttl) has passed since this step last did (ttl_at): every key then
   -- outlives the session's last activity by at least ttl. A write that links sets them now.
-  local ttl_at = tonumber(m[11] or '0') or 0
+  local ttl_at = tonumber(l[6] or '0') or 0
   local refresh = linked == 1 or now - ttl_at >= slack_of(ttl) or ttl_at > now
   if accepted > 0 then
     local length = call_all('RPUSH', pending, fresh)
@@ -125,7 +127,7 @@ if conv ~= '' then
     if not refresh and length == #fresh then redis.call('PEXPIRE', pending, keep_for(ttl)) end
     fields[#fields + 1] = 'last'
     fields[#fields + 1] = now
-    m[8] = now
+    l[4] = now
     if not first then
       first = now
       fields[#fields + 1] = 'first'
@@ -139,14 +141,14 @@ if conv ~= '' then
     fields[#fields + 1] = ARGV[2]
   end
   if #fields > 0 then redis.call('HSET', meta, unpack(fields)) end
-  at = reschedule(sid, now, debounce, maxwait, {m[6], m[7], conv, first, m[8], m[9]}, accepted > 0)
+  at = reschedule(sid, now, debounce, maxwait, {l[2], l[3], conv, first, l[4], l[5]}, accepted > 0)
 else
   -- pre_top: the newest timestamp pre has held (high after a trim, which only keeps the keys a
   -- little longer), valid while seq is still pre_seq. Anything else that adds to pre moves seq on
   -- (a gone conversation's actions going back, an instance of an earlier release), and then the
   -- newest is read from pre.
-  local top = tonumber(m[12] or '')
-  local known = top ~= nil and tonumber(m[14] or '') == seq
+  local top = tonumber(m[7] or '')
+  local known = top ~= nil and tonumber(m[8] or '') == seq
   -- The newest action this session held was still in the window: pre exists, with the expiry
   -- (pre_exp) the step that set it recorded.
   local held = known and top >= cutoff
@@ -158,20 +160,20 @@ else
   fields[#fields + 1] = 'pre_seq'
   fields[#fields + 1] = seq + count
   -- The keys already last long enough for the newest action (and meta exists): no expiry to set.
-  local set = gone or not held or prelink_until(top, prewin) > (tonumber(m[15] or '0') or 0)
+  local set = gone or not held or prelink_until(top, prewin) > (tonumber(m[9] or '0') or 0)
   if set then
     fields[#fields + 1] = 'pre_exp'
     fields[#fields + 1] = prelink_expiry(now, prewin, ttl, top)
   end
+  if top < cutoff then
+    -- This trim took the newest action, so pre may be gone: a write whose clock is behind this
+    -- one's (its cutoff lower, so held) must still set the expiry of the pre its ZADD creates.
+    fields[#fields + 1] = 'pre_exp'
+    fields[#fields + 1] = 0
+  end
   -- Before the expiry: an HSET that creates meta would leave it without one.
   redis.call('HSET', meta, unpack(fields))
-  if set then
-    expire_prelink(now, prewin, ttl, gone ~= false, top)
-  else
-    -- NX: pre keeps the expiry it has, unless the ZADD above had to create it (a trim by an
-    -- instance whose clock is ahead emptied it, or it was evicted): then it gets one.
-    redis.call('PEXPIRE', pre, prelink_expiry(now, prewin, ttl, top) - now, 'NX')
-  end
+  if set then expire_prelink(now, prewin, ttl, gone ~= false, top) end
 end
 local reply = {accepted, at, conv, flushed, trimmed, duplicates, linked, last}
 for i = 1, #dups do reply[#reply + 1] = dups[i] end

@@ -8,7 +8,7 @@ import type { ScriptSource } from "./script.js";
  *   KEYS[4]  pending   LIST  post-link entries waiting for their debounce
  *   KEYS[5]  inflight  LIST  the claimed note's entries, kept until its outcome is recorded
  *   KEYS[6]  parts     LIST  ids of delivered notes
- *   KEYS[7]  seen      ZSET  (`…:dedupe`) dedupe ids of accepted actions, score = when accepted (ms)
+ *   KEYS[7]  seen      ZSET  (`…:dedupe`) dedupe ids of accepted actions, score = minus when accepted (ms)
  *   KEYS[8]  done      LIST  "claimId outcome" of the last few finished claims (replays of an outcome step)
  *   KEYS[9]  due       ZSET  (shared) session id -> when it next needs a look, ms
  *   KEYS[10] dead      LIST  (shared) dead letters, JSON, bounded by count and bytes
