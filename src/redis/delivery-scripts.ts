@@ -12,9 +12,10 @@ export { CONFIRM, DEAD_LETTER, RETRY } from "./outcome-scripts.js";
  * {accepted, at, conv, flushed, trimmed, duplicates, linked(0|1), lastSequence, duplicate
  * positions…}: accepted actions are numbered in the session (`aseq`), starting from the first
  * write's time × 1000 so a number is never reused for a session whose keys expired; each entry
- * carries its number (`[ts, description, seq]`). The hot path: one HMGET of the session's state,
- * one ZMSCORE and one ZADD per thousand actions for dedupe, one RPUSH, one HSET, and expiries set
- * again only when they may have run short (`seen_at`, `ttl_at`).
+ * carries its number (`[ts, description, seq]`). The hot path: one HMGET of the session's state
+ * (two for a linked session), one ZMSCORE and one ZADD per thousand actions for dedupe, one RPUSH
+ * or ZADD of the entries, one HSET, and expiries set again only when they may have run short
+ * (`seen_at`, `ttl_at`, `pre_exp`).
  */
 export const WRITE = new RedisScript(withPrelude(`
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -148,12 +149,12 @@ else
   -- (a gone conversation's actions going back, an instance of an earlier release), and then the
   -- newest is read from pre.
   local top = tonumber(m[7] or '')
-  local known = top ~= nil and tonumber(m[8] or '') == seq
+  local top_known = top ~= nil and tonumber(m[8] or '') == seq
   -- The newest action this session held was still in the window: pre exists, with the expiry
   -- (pre_exp) the step that set it recorded.
-  local held = known and top >= cutoff
+  local held = top_known and top >= cutoff
   if accepted > 0 then call_all('ZADD', pre, fresh) end
-  if known then top = math.max(top, batch_top) else top = newest_pre() end
+  if top_known then top = math.max(top, batch_top) else top = newest_pre() end
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   fields[#fields + 1] = 'pre_top'
   fields[#fields + 1] = top
