@@ -15,7 +15,7 @@ export { CONFIRM, DEAD_LETTER, RETRY } from "./outcome-scripts.js";
  * carries its number (`[ts, description, seq]`). The hot path: one HMGET of the session's state
  * (two for a linked session), one ZMSCORE and one ZADD per thousand actions for dedupe, one RPUSH
  * or ZADD of the entries, one HSET, and expiries set again only when they may have run short
- * (`seen_at`, `ttl_at`, `pre_exp`).
+ * (`seen_exp`, `ttl_at`, `pre_exp`).
  */
 export const WRITE = new RedisScript(withPrelude(`
 local sid, now, conv, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -23,7 +23,7 @@ local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(AR
 local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 -- What every write reads, and what an unlinked one needs, in one call; a linked write reads the
 -- debounce and lease fields for its reschedule in a second (most writes are to unlinked sessions).
-local m = redis.call('HMGET', meta, 'conv', 'aseq', 'seen_at', 'seen_n', 'gone', 'seq', 'pre_top', 'pre_seq', 'pre_exp')
+local m = redis.call('HMGET', meta, 'conv', 'aseq', 'seen_exp', 'seen_n', 'gone', 'seq', 'pre_top', 'pre_seq', 'pre_exp')
 local stored, gone = m[1], m[5]
 local aseq = tonumber(m[2] or '0') or 0
 if aseq == 0 then aseq = math.floor(now) * 1000 end
@@ -50,7 +50,8 @@ if remember and count > 0 then
   for i = 1, #ids, 1000 do
     local hits = redis.call('ZMSCORE', seen, unpack(ids, i, math.min(i + 999, #ids)))
     for k = 1, #hits do
-      if hits[k] and -tonumber(hits[k]) >= since then known[ids[i + k - 1]] = true end
+      -- math.abs: earlier builds scored by the time itself.
+      if hits[k] and math.abs(tonumber(hits[k])) >= since then known[ids[i + k - 1]] = true end
     end
   end
 end
@@ -94,14 +95,15 @@ end
 if remember and accepted > 0 then
   local _, new_ids = call_all('ZADD', seen, added)
   -- The key must outlive every id it holds by a window: set to two windows, it needs setting
-  -- again only once a window has passed. seen_n is an upper bound of the set's size (exact when
+  -- again only once less than a window is left (seen_exp: when it expires, so an instance with a
+  -- longer window sets it sooner). seen_n is an upper bound of the set's size (exact when
   -- counted; a key that expired or was evicted only makes it high), so the count bound trims
   -- only when the set may be over it. Both live in meta: a new meta counts and sets again.
-  local seen_at, seen_n = tonumber(m[3] or '0') or 0, tonumber(m[4] or '')
-  if now - seen_at >= window or seen_at > now then
+  local seen_exp, seen_n = tonumber(m[3] or '0') or 0, tonumber(m[4] or '')
+  if seen_exp - now < window or seen_exp - now > 2 * window then
     redis.call('PEXPIRE', seen, 2 * window)
-    fields[#fields + 1] = 'seen_at'
-    fields[#fields + 1] = ARGV[2]
+    fields[#fields + 1] = 'seen_exp'
+    fields[#fields + 1] = now + 2 * window
     seen_n = nil
   end
   if seen_n then seen_n = seen_n + new_ids else seen_n = redis.call('ZCARD', seen) end
@@ -150,9 +152,10 @@ else
   -- newest is read from pre.
   local top = tonumber(m[7] or '')
   local top_known = top ~= nil and tonumber(m[8] or '') == seq
-  -- The newest action this session held was still in the window: pre exists, with the expiry
-  -- (pre_exp) the step that set it recorded.
-  local held = top_known and top >= cutoff
+  -- pre_exp, when not 0, is the expiry a write set on a pre it knew to exist. With the newest
+  -- action still in the window, that pre is still there, expiring then.
+  local pre_exp = tonumber(m[9] or '0') or 0
+  local held = top_known and top >= cutoff and pre_exp > 0
   if accepted > 0 then call_all('ZADD', pre, fresh) end
   if top_known then top = math.max(top, batch_top) else top = newest_pre() end
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
@@ -161,16 +164,14 @@ else
   fields[#fields + 1] = 'pre_seq'
   fields[#fields + 1] = seq + count
   -- The keys already last long enough for the newest action (and meta exists): no expiry to set.
-  local set = gone or not held or prelink_until(top, prewin) > (tonumber(m[9] or '0') or 0)
+  local set = gone or not held or prelink_until(top, prewin) > pre_exp
   if set then
+    -- Recorded only when pre surely exists after this write (it held one, or an action of this
+    -- batch survived the trim); else 0, and the next write sets the expiry again. So a write whose
+    -- trim may have emptied pre, or a clock a second behind another instance's, never leaves a
+    -- pre that a later ZADD creates without an expiry.
     fields[#fields + 1] = 'pre_exp'
-    fields[#fields + 1] = prelink_expiry(now, prewin, ttl, top)
-  end
-  if top < cutoff then
-    -- This trim took the newest action, so pre may be gone: a write whose clock is behind this
-    -- one's (its cutoff lower, so held) must still set the expiry of the pre its ZADD creates.
-    fields[#fields + 1] = 'pre_exp'
-    fields[#fields + 1] = 0
+    fields[#fields + 1] = (held or (accepted > 0 and batch_top >= cutoff)) and prelink_expiry(now, prewin, ttl, top) or 0
   end
   -- Before the expiry: an HSET that creates meta would leave it without one.
   redis.call('HSET', meta, unpack(fields))

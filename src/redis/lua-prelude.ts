@@ -18,13 +18,13 @@ import type { ScriptSource } from "./script.js";
  *   KEYS[13] summaries LIST  queued summary notes, JSON `{"after": n, "body": "…", "snap": [record…]}`
  *   KEYS[14] redact    LIST  parts to redact after a confirmed summary, JSON `[conv, partId]`
  * meta fields: conv (linked conversation), gone (a conversation that answered "gone"), first/last
- * (first and last post-link arrival of the pending note, ms), seen_at (when the dedupe key's
- * expiry was last set, ms), seen_n (an upper bound of the dedupe set's size), ttl_at (when a step last
+ * (first and last post-link arrival of the pending note, ms), seen_exp (when the dedupe key
+ * expires, ms), seen_n (an upper bound of the dedupe set's size), ttl_at (when a step last
  * set every linked key's expiry, ms), fails (failed posts of the head
  * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
  * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),
  * seq (pre-link member counter), pre_top/pre_seq (the newest pre-link
- * timestamp, or above it, valid while seq is still pre_seq), pre_exp (when the unlinked keys expire, ms), aseq (the session's last action sequence number), settled
+ * timestamp, or above it, valid while seq is still pre_seq), pre_exp (when the unlinked keys expire, ms; 0: unknown), aseq (the session's last action sequence number), settled
  * (actions delivered or dead-lettered: a summary waits for `after`), rlease/rlease_until (the
  * redaction claim), rfails/rheld/rretry_at (the head redaction's failures, first try, not before).
  * Entries are JSON strings `[timestamp_start, description, seq]`: the client sends `[ts, description`

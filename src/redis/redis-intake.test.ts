@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { NoteAction } from "../payloads/types.js";
 import { slim } from "../writer/test-support/actions.js";
 import { RedisEvictionPolicyError } from "./eviction-policy.js";
-import { FaultyClient, linesOf, redisTestBed } from "./test-support/harness.js";
+import { FaultyClient, linesOf, redisTestBed, sleep } from "./test-support/harness.js";
 
 // Issue 7 (a) dedupe, (j) bounded memory, (l) empty batches and links made by writes.
 const bed = redisTestBed("intake");
@@ -83,6 +83,17 @@ describe("bounded Redis memory (j)", () => {
     expect(await w.writeActions(null, "s", [slim("i", T0, 8)])).toMatchObject({ duplicates: 1 });
   });
 
+  it("an instance with a longer dedupe window sets the expiry of a dedupe key a shorter window let expire", async () => {
+    const short = bed.make({ dedupeWindowMs: 200 });
+    const long = bed.make({ dedupeWindowMs: 60_000 });
+    const seen = `${bed.prefix}s:s:dedupe`;
+    await short.writeActions(null, "s", [slim("a", T0, 0)]);
+    await sleep(500);
+    expect(await bed.redis.sendCommand(["EXISTS", seen])).toBe(0);
+    await long.writeActions(null, "s", [slim("b", T0, 1)]);
+    expect(Number(await bed.redis.sendCommand(["PTTL", seen]))).toBeGreaterThan(60_000);
+  });
+
   it("a linked session's keys outlive its last write by at least ttlSeconds, and a list a write creates gets an expiry", async () => {
     let now = Date.now();
     const ttlMs = 64_000;
@@ -135,17 +146,19 @@ describe("bounded Redis memory (j)", () => {
     // Past the slack: set again, later.
     await w.writeActions(null, "s", [slim("c", t + 2, 2)]);
     expect(await pttl()).toBeGreaterThan(first + 1000);
-    // Every action leaves the window: a write of an old action empties pre, and the next write
-    // creates it again; its newest action would fit the expiry meta recorded, but the key is new.
     await w.writeActions(null, "s", [slim("c2", t + 2.1, 5)]);
-    // An instance whose clock is ahead trims every action out of the window; one a second behind
-    // it still holds c2 in its window and writes: the pre it creates again gets an expiry.
+    // An instance whose clock is ahead trims every action out of the window. One a second behind
+    // it still has c2 in its window: a batch of only a replayed action, then a new action; the
+    // pre that new action creates again gets an expiry.
     const ahead = bed.make({ preLinkWindowMs: windowMs, now: () => (t + 2.1) * 1000 + windowMs + 500 });
     await ahead.writeActions(null, "s", [slim("old", t - 100, 6)]);
     expect(await bed.redis.sendCommand(["EXISTS", `${bed.prefix}s:s:pre`])).toBe(0);
     const behind = bed.make({ preLinkWindowMs: windowMs, now: () => (t + 2.1) * 1000 + windowMs - 500 });
+    expect(await behind.writeActions(null, "s", [slim("c2", t + 2.1, 5)])).toMatchObject({ duplicates: 1 });
     await behind.writeActions(null, "s", [slim("c3", t + 2.2, 7)]);
     expect(await pttl()).toBeGreaterThan(0);
+    // Every action leaves the window: a write of an old action empties pre, and the next write
+    // creates it again; its newest action would fit the expiry meta recorded, but the key is new.
     now = (t + 2.2) * 1000 + windowMs + 100;
     await w.writeActions(null, "s", [slim("old", t - 100, 3)]);
     expect(await bed.redis.sendCommand(["EXISTS", `${bed.prefix}s:s:pre`])).toBe(0);
