@@ -123,7 +123,7 @@ if conv ~= '' then
   -- again only once slack_of(ttl) has passed since this step last did (ttl_at): every key then
   -- outlives the session's last activity by at least ttl. A write that links sets them now.
   local ttl_at = tonumber(l[6] or '0') or 0
-  local refresh = linked == 1 or now - ttl_at >= slack_of(ttl) or ttl_at > now
+  local refresh = linked == 1 or ttl_due(now, ttl, ttl_at)
   if accepted > 0 then
     local length = call_all('RPUSH', pending, fresh)
     -- A list Redis just created (its length is what this write pushed) has no expiry yet.

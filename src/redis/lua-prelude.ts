@@ -66,6 +66,12 @@ local function keep_for(ttl)
   return ttl + slack_of(ttl)
 end
 
+-- Whether every linked key's expiry must be set again: the slack has passed since a step last did
+-- (meta.ttl_at), or that time is in the future (another instance's clock).
+local function ttl_due(now, ttl, ttl_at)
+  return now - ttl_at >= slack_of(ttl) or ttl_at > now
+end
+
 local function num(key, field)
   return tonumber(redis.call('HGET', key, field) or '0') or 0
 end
@@ -191,7 +197,7 @@ end
 -- else only the keys this step wrote (which it may have created): every key keeps outliving the
 -- session's last activity by at least ttl, for one call where touch() makes nine.
 local function touch_written(now, ttl, ttl_at, written)
-  if now - ttl_at >= slack_of(ttl) or ttl_at > now then
+  if ttl_due(now, ttl, ttl_at) then
     touch(ttl)
     redis.call('HSET', meta, 'ttl_at', now)
     return
