@@ -4,7 +4,9 @@ import type { NoteAction } from "../../payloads/types.js";
 /**
  * The dedupe hash written the plain way, one module-level mix per word, as it was before the
  * hashing was tuned: tests hold the tuned {@link dedupeHashes} to exactly these values, so
- * tuning never changes an id (Redis keeps ids across versions of the writer).
+ * tuning never changes an id (Redis keeps ids across versions of the writer). Which fields are
+ * hashed, and in which order, is repeated here on purpose rather than imported: a change there
+ * changes every id too, and must fail these tests as well.
  */
 export function referenceDedupeHashes(actions: readonly NoteAction[]): number[] {
   const ids = new Array<number>(actions.length);
