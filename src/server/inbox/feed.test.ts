@@ -113,4 +113,20 @@ describe("InboxFeed", () => {
     expect(feed.has("s-3")).toBe(true);
     expect((await feed.snapshot()).sessions.map((s) => s.session_id)).toEqual(["s-3"]);
   });
+
+  it("reports each session's last activity as an ISO time, in frames, snapshots and lookups", async () => {
+    start();
+    await writer.writeActions(null, "s-1", [action(0, "a")]);
+    clock += 1_500;
+    await writer.writeActions(null, "s-1", [action(1, "b")]);
+    await settle();
+    const at = new Date(clock).toISOString();
+    const sessionFrames = frames.filter((f) => f.event === "session").map((f) => f.data);
+    expect(sessionFrames.at(-1)).toMatchObject({ session_id: "s-1", buffered_actions: 2, last_activity_at: at });
+    expect(feed.session("s-1")?.last_activity_at).toBe(at);
+    expect((await feed.snapshot()).sessions[0]?.last_activity_at).toBe(at);
+    // A view handed out is a copy: changing it changes nothing on the page.
+    feed.session("s-1")!.buffered_actions = 99;
+    expect(feed.session("s-1")?.buffered_actions).toBe(2);
+  });
 });

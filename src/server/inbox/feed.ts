@@ -37,8 +37,7 @@ export interface ConversationView {
   notes: NoteView[];
 }
 
-/** A dead letter on the wire (the fields of `GET /dead-letters`). */
-/** A dead letter as the page shows it: the service's one wire form. */
+/** A dead letter as the page shows it: the service's one wire form (the fields of `GET /dead-letters`). */
 export type DeadLetterView = DeadLetterWire;
 
 /** Everything the page shows (`snapshot` frame). */
@@ -77,12 +76,19 @@ export interface InboxFeedOptions {
   sweepMs?: number;
 }
 
+/**
+ * A session as the feed keeps it: its view without the formatted time. The time is formatted
+ * only when a view leaves the feed (a frame, a snapshot), not on every batch.
+ */
+type TrackedSession = Omit<SessionView, "last_activity_at"> & { lastActivityMs: number };
+
 /** The inbox page's model and the source of its feed's frames. */
 export class InboxFeed {
   readonly #writer: InboxWriter;
   readonly #stateOf: (sessionId: string) => Promise<string | null>;
   readonly #now: () => number;
-  readonly #sessions = new Map<string, SessionView>();
+  /** Sessions on the page, least recently active first. */
+  readonly #sessions = new Map<string, TrackedSession>();
   readonly #listeners = new Set<(frame: FeedFrame) => void>();
   readonly #dirty = new Set<string>();
   /** Sessions changed while no page was watching: their FSM state is read when a snapshot is taken. */
@@ -146,8 +152,8 @@ export class InboxFeed {
 
   /** The session as shown, or undefined. */
   session(sessionId: string): SessionView | undefined {
-    const view = this.#sessions.get(sessionId);
-    return view === undefined ? undefined : { ...view };
+    const tracked = this.#sessions.get(sessionId);
+    return tracked === undefined ? undefined : sessionView(tracked);
   }
 
   /** What the page shows now: sessions (most recently active first), conversations (oldest first), dead letters. */
@@ -157,7 +163,7 @@ export class InboxFeed {
       const view = this.#sessions.get(id);
       if (view !== undefined) view.state = await this.#stateOf(id).catch(() => view.state);
     }
-    const sessions = [...this.#sessions.values()].reverse().map((s) => ({ ...s }));
+    const sessions = [...this.#sessions.values()].reverse().map(sessionView);
     const conversations = Object.entries(this.#writer.snapshot())
       .slice(-this.#o.maxConversations)
       .map(([conversationId, notes]) => ({
@@ -178,10 +184,10 @@ export class InboxFeed {
 
   #onChange(change: InboxChange): void {
     if (change.type === "actions") {
+      // Every batch comes here: no closure, no allocation for a session already on the page.
       const { outcome } = change;
-      this.#update(change.sessionId, (s) => {
-        s.buffered_actions = Math.max(0, s.buffered_actions + outcome.accepted - (s.linked ? 0 : outcome.trimmed));
-      });
+      const s = this.#touch(change.sessionId);
+      s.buffered_actions = Math.max(0, s.buffered_actions + outcome.accepted - (s.linked ? 0 : outcome.trimmed));
     } else if (change.type === "note") {
       // Sent once `delivered` names its kind (right after), or by the next sweep without it.
       this.#undelivered.set(change.note.id, { conversationId: change.conversationId, note: change.note, sweep: this.#sweeps });
@@ -190,23 +196,31 @@ export class InboxFeed {
     }
   }
 
-  /** Applies `change` to the session (created on first sight, moved to most recent) and schedules its frame. */
-  #update(sessionId: string, change: (view: SessionView) => unknown): void {
-    let view = this.#sessions.get(sessionId);
-    if (view === undefined) {
-      view = { session_id: sessionId, state: null, linked: false, conversation_id: null, buffered_actions: 0, last_activity_at: "" };
+  /** Applies `change` to the session (see {@link #touch}). */
+  #update(sessionId: string, change: (session: TrackedSession) => unknown): void {
+    change(this.#touch(sessionId));
+  }
+
+  /**
+   * The session, created on first sight, made the most recently active, with its frame
+   * scheduled: the caller changes it right after (before the frame is sent, on a later turn).
+   */
+  #touch(sessionId: string): TrackedSession {
+    let tracked = this.#sessions.get(sessionId);
+    if (tracked === undefined) {
+      tracked = { session_id: sessionId, state: null, linked: false, conversation_id: null, buffered_actions: 0, lastActivityMs: 0 };
     } else {
       this.#sessions.delete(sessionId);
     }
-    change(view);
-    view.last_activity_at = new Date(this.#now()).toISOString();
-    this.#sessions.set(sessionId, view);
+    tracked.lastActivityMs = this.#now();
+    this.#sessions.set(sessionId, tracked);
     if (this.#sessions.size > this.#o.maxSessions) {
       const oldest = this.#sessions.keys().next().value;
       if (oldest !== undefined) this.#remove(oldest);
     }
     this.#dirty.add(sessionId);
     if (this.#dirty.size === 1) setImmediate(() => void this.#flushDirty());
+    return tracked;
   }
 
   /** Sends one `session` frame per changed session, with its FSM state read once per burst. */
@@ -219,10 +233,10 @@ export class InboxFeed {
       return;
     }
     for (const id of ids) {
-      const view = this.#sessions.get(id);
-      if (view === undefined) continue;
-      view.state = await this.#stateOf(id).catch(() => view.state);
-      if (this.#sessions.get(id) === view) this.#emit({ event: "session", data: { ...view } });
+      const tracked = this.#sessions.get(id);
+      if (tracked === undefined) continue;
+      tracked.state = await this.#stateOf(id).catch(() => tracked.state);
+      if (this.#sessions.get(id) === tracked) this.#emit({ event: "session", data: sessionView(tracked) });
     }
   }
 
@@ -248,8 +262,8 @@ export class InboxFeed {
     this.#sweeps++;
     for (const [id, posted] of [...this.#undelivered]) if (posted.sweep < this.#sweeps - 1) this.#noteDelivered(id, null);
     const cutoff = this.#now() - this.#o.sessionIdleMs;
-    for (const [id, view] of this.#sessions) {
-      if (Date.parse(view.last_activity_at) >= cutoff) break;
+    for (const [id, tracked] of this.#sessions) {
+      if (tracked.lastActivityMs >= cutoff) break;
       this.#remove(id);
     }
     // Re-drives and other instances change the dead letters without an event here.
@@ -279,6 +293,17 @@ export class InboxFeed {
       }
     }
   }
+}
+
+function sessionView(s: TrackedSession): SessionView {
+  return {
+    session_id: s.session_id,
+    state: s.state,
+    linked: s.linked,
+    conversation_id: s.conversation_id,
+    buffered_actions: s.buffered_actions,
+    last_activity_at: new Date(s.lastActivityMs).toISOString(),
+  };
 }
 
 function noteView(note: InboxNote, kind: NoteKind | null): NoteView {
