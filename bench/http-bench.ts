@@ -11,9 +11,13 @@
  * else bench/http-client.ts. With `--scaling`, the bridge configurations also run at 1k, 10k and
  * 100k sessions, and docs/performance-scaling.svg is written from the figures.
  *
+ * With BENCH_HTTP_ROUNDS above 1, the configurations run that many times in turn (floor, memory,
+ * Redis, floor, …), with a ratios line per round and a last line giving each ratio's range over
+ * the rounds: on a machine whose speed drifts, rounds show how far one run's ratios can be trusted.
+ *
  * Environment: BENCH_HTTP_SECONDS (15), BENCH_HTTP_CONNECTIONS (32), BENCH_HTTP_SESSIONS (1000),
- * REDIS_URL (redis://127.0.0.1:6379), BENCH_HTTP_NODE_OPTIONS (given to the bridge, e.g.
- * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+ * BENCH_HTTP_ROUNDS (1), REDIS_URL (redis://127.0.0.1:6379), BENCH_HTTP_NODE_OPTIONS (given to
+ * the bridge, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -27,10 +31,17 @@ const root = join(here, "..", "..");
 const seconds = Number(process.env.BENCH_HTTP_SECONDS ?? 15);
 const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 32);
 const sessions = Number(process.env.BENCH_HTTP_SESSIONS ?? 1000);
+const rounds = Math.max(1, Math.floor(Number(process.env.BENCH_HTTP_ROUNDS ?? 1)));
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const port = 18_900 + Math.floor(Math.random() * 500);
 /** FastAPI + uvicorn + the reference Python writer, in memory, on this machine (wrk -t1 -c32, 1,000 sessions): 4.0–4.1k req/s. */
 const COMPARISON_REQ_PER_SEC = 4_100;
+/**
+ * The floor's rate in the run that measured the comparison. The comparison cannot be re-run here
+ * (the reference SDK is not in this repository), and this machine's speed drifts severalfold
+ * from day to day, so the comparison is also taken relative to the floor of the same run.
+ */
+const COMPARISON_FLOOR_REQ_PER_SEC = 31_900;
 
 /** The calibration line's work per request, in µs: how much a little work costs against the floor on this machine. */
 const CALIBRATION_US = 10;
@@ -45,6 +56,14 @@ export interface LoadFigures extends WrkFigures {
   eventLoopDelayP99Ms?: number;
   /** The server's resident memory after the load, in MiB. */
   rssMiB: number;
+  /**
+   * The server's CPU time (user + system) per request during the load, in µs: steadier than
+   * req/s on a machine whose speed drifts, since it does not depend on how the load generator
+   * and the server share the cores.
+   */
+  cpuUsPerRequest: number;
+  /** Which round measured it (with BENCH_HTTP_ROUNDS above 1). */
+  round?: number;
 }
 
 const hasWrk = spawnSync("wrk", ["--version"]).error === undefined;
@@ -73,6 +92,22 @@ function rssMiB(pid: number): number {
   }
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
+
+/** The process's CPU time so far, user + system (Linux `/proc`; NaN elsewhere), in µs. */
+function cpuUs(pid: number): number {
+  let stat = "";
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return Number.NaN;
+  }
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND) * 1e6;
+}
+
+/** Linux's USER_HZ, the unit of /proc's CPU times. */
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim() || 100);
 
 /** The bridge's metrics text ("" for the floor, which has none). */
 async function metricsText(url: string): Promise<string> {
@@ -125,10 +160,12 @@ async function measure(config: Configuration, sessionCount: number): Promise<Loa
     else await new Promise<void>((resolve) => child.stdout?.once("data", () => resolve()));
     load(url, 2, sessionCount); // warm-up: JIT, connections, Redis scripts
     const before = metric(await metricsText(url), "bridge_redis_commands_total");
+    const cpuBefore = cpuUs(child.pid as number);
     const figures = load(url, seconds, sessionCount);
+    const cpuUsPerRequest = (cpuUs(child.pid as number) - cpuBefore) / Math.max(1, figures.requests);
     const text = await metricsText(url);
     const after = metric(text, "bridge_redis_commands_total");
-    const result: LoadFigures = { configuration: config.name, sessions: sessionCount, ...figures, rssMiB: rssMiB(child.pid as number) };
+    const result: LoadFigures = { configuration: config.name, sessions: sessionCount, ...figures, rssMiB: rssMiB(child.pid as number), cpuUsPerRequest };
     const loopDelay = metric(text, "nodejs_eventloop_lag_p99_seconds");
     if (loopDelay !== undefined) result.eventLoopDelayP99Ms = loopDelay * 1000;
     if (before !== undefined && after !== undefined) result.redisCommandsPerRequest = (after - before) / Math.max(1, figures.requests);
@@ -139,7 +176,7 @@ async function measure(config: Configuration, sessionCount: number): Promise<Loa
   }
 }
 
-function round(figures: LoadFigures): Record<string, number | string> {
+function rounded(figures: LoadFigures): Record<string, number | string> {
   return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, typeof v === "number" ? Number(v.toFixed(v < 10 ? 3 : 1)) : v]));
 }
 
@@ -169,42 +206,73 @@ async function redisReachable(): Promise<boolean> {
   }
 }
 
+/** What every ratios line says beside its figures. */
+const RATIO_NOTES = {
+  targets: "memoryVsFloorReqPerSec >= 0.7, redisVsMemoryP99 <= 2, redisVsComparisonAtFloorReqPerSec >= 2, redisCommandsPerRequest <= 2",
+  comparison: `${COMPARISON_REQ_PER_SEC} req/s, measured when the floor ran at ${COMPARISON_FLOOR_REQ_PER_SEC}: redisVsComparisonReqPerSec takes it as is, redisVsComparisonAtFloorReqPerSec relative to this run's floor`,
+  // The Node client is slower than the servers it loads: its ratios say little.
+  loadGenerator: hasWrk ? "wrk" : "node client (install wrk for meaningful ratios)",
+};
+
+/** The ratios the project holds itself to, from one round's figures (undefined without the floor and the in-memory bridge). */
+function ratiosOf(results: Map<string, LoadFigures>): Record<string, number> | undefined {
+  const floor = results.get("floor");
+  const memory = results.get("memory");
+  const redis = results.get("redis");
+  if (floor === undefined || memory === undefined) return undefined;
+  const ratios: Record<string, number> = {
+    memoryVsFloorReqPerSec: memory.reqPerSec / floor.reqPerSec,
+    // What the load costs the server, whatever the load generator's share of the cores.
+    memoryVsFloorCpuPerRequest: memory.cpuUsPerRequest / floor.cpuUsPerRequest,
+  };
+  const calibration = results.get(`floor+${CALIBRATION_US}us`);
+  if (calibration !== undefined) ratios[`floorPlus${CALIBRATION_US}usVsFloorReqPerSec`] = calibration.reqPerSec / floor.reqPerSec;
+  if (redis !== undefined) {
+    ratios.redisVsMemoryP99 = redis.p99Ms / memory.p99Ms;
+    ratios.redisVsComparisonReqPerSec = redis.reqPerSec / COMPARISON_REQ_PER_SEC;
+    ratios.redisVsComparisonAtFloorReqPerSec = redis.reqPerSec / floor.reqPerSec / (COMPARISON_REQ_PER_SEC / COMPARISON_FLOOR_REQ_PER_SEC);
+    ratios.redisCommandsPerRequest = redis.redisCommandsPerRequest ?? Number.NaN;
+  }
+  return ratios;
+}
+
+function fixed(ratios: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, Number(v.toFixed(3))]));
+}
+
 async function main(): Promise<void> {
   const scaling = process.argv.includes("--scaling");
   const prefix = `bench-http-${process.pid}:`;
   const withRedis = await redisReachable();
-  console.error(`bench:http: ${hasWrk ? "wrk -t1" : "node client"} -c${connections}, ${seconds} s per configuration, ${sessions} sessions, node ${process.version}${withRedis ? "" : `; no Redis at ${redisUrl}: its configuration is skipped`}`);
-  const results = new Map<string, LoadFigures>();
+  console.error(`bench:http: ${hasWrk ? "wrk -t1" : "node client"} -c${connections}, ${seconds} s per configuration, ${sessions} sessions, ${rounds} round(s), node ${process.version}${withRedis ? "" : `; no Redis at ${redisUrl}: its configuration is skipped`}`);
+  const perRound: Array<Record<string, number>> = [];
   try {
-    for (const config of configurations(prefix)) {
-      if (config.name === "redis" && !withRedis) continue;
-      const figures = await measure(config, sessions);
-      results.set(config.name, figures);
-      console.log(JSON.stringify(round(figures)));
-    }
-    const floor = results.get("floor");
-    const memory = results.get("memory");
-    const redis = results.get("redis");
-    if (floor !== undefined && memory !== undefined) {
-      const ratios: Record<string, number | string> = { configuration: "ratios", memoryVsFloorReqPerSec: memory.reqPerSec / floor.reqPerSec };
-      const calibration = results.get(`floor+${CALIBRATION_US}us`);
-      if (calibration !== undefined) ratios[`floorPlus${CALIBRATION_US}usVsFloorReqPerSec`] = calibration.reqPerSec / floor.reqPerSec;
-      if (redis !== undefined) {
-        ratios.redisVsMemoryP99 = redis.p99Ms / memory.p99Ms;
-        ratios.redisVsComparisonReqPerSec = redis.reqPerSec / COMPARISON_REQ_PER_SEC;
-        ratios.redisCommandsPerRequest = redis.redisCommandsPerRequest ?? NaN;
+    for (let r = 1; r <= rounds; r++) {
+      const results = new Map<string, LoadFigures>();
+      for (const config of configurations(prefix)) {
+        if (config.name === "redis" && !withRedis) continue;
+        const figures = await measure(config, sessions);
+        results.set(config.name, figures);
+        console.log(JSON.stringify(rounded(rounds > 1 ? { ...figures, round: r } : figures)));
       }
-      ratios.targets = "memoryVsFloorReqPerSec >= 0.7, redisVsMemoryP99 <= 2, redisVsComparisonReqPerSec >= 2, redisCommandsPerRequest <= 2";
-      // The Node client is slower than the servers it loads: its ratios say little.
-      ratios.loadGenerator = hasWrk ? "wrk" : "node client (install wrk for meaningful ratios)";
-      console.log(JSON.stringify(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, typeof v === "number" ? Number(v.toFixed(3)) : v]))));
+      const ratios = ratiosOf(results);
+      if (ratios === undefined) continue;
+      perRound.push(ratios);
+      console.log(JSON.stringify({ configuration: "ratios", ...(rounds > 1 ? { round: r } : {}), ...fixed(ratios), ...RATIO_NOTES }));
+    }
+    if (perRound.length > 1) {
+      const ranges = Object.fromEntries(Object.keys(perRound[0] ?? {}).map((k) => {
+        const values = perRound.map((ratios) => ratios[k] ?? Number.NaN);
+        return [k, `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`];
+      }));
+      console.log(JSON.stringify({ configuration: "ratios over rounds", rounds: perRound.length, ...ranges }));
     }
     if (scaling) {
       const points: ScalingPoint[] = [];
       for (const config of configurations(prefix).filter((c) => c.bridge && (c.name !== "redis" || withRedis))) {
         for (const count of [1_000, 10_000, 100_000]) {
           const figures = await measure(config, count);
-          console.log(JSON.stringify(round({ ...figures, configuration: `${config.name}-scaling` })));
+          console.log(JSON.stringify(rounded({ ...figures, configuration: `${config.name}-scaling` })));
           points.push({ configuration: config.name, sessions: count, reqPerSec: figures.reqPerSec, rssMiB: figures.rssMiB, p99Ms: figures.p99Ms });
           if (config.name === "redis") await cleanRedis(prefix);
         }
