@@ -107,7 +107,7 @@ async function loopOnly(workload: Workload): Promise<number> {
 
 /** The dedupe ids of every batch, nothing else. */
 async function identityOnly(workload: Workload): Promise<number> {
-  const ids = new Float64Array(Math.max(...workload.map((b) => b.actions.length)));
+  const ids = new Float64Array(workload.reduce((n, b) => Math.max(n, b.actions.length), 0));
   let sink = 0;
   for (const batch of workload) {
     writeDedupeHashes(batch.actions, ids);
