@@ -82,25 +82,25 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`server at ${url} never became healthy`);
 }
 
-/** The process's resident memory (Linux `/proc`; NaN elsewhere), in MiB. */
-function rssMiB(pid: number): number {
-  let status = "";
+/** A file of the process's `/proc` directory; undefined where there is none (not Linux, or the process is gone). */
+function procFile(pid: number, name: string): string | undefined {
   try {
-    status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return readFileSync(`/proc/${pid}/${name}`, "utf8");
   } catch {
-    return Number.NaN;
+    return undefined;
   }
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
-/** The process's CPU time so far, user + system (Linux `/proc`; NaN elsewhere), in µs. */
+/** The process's resident memory (NaN without `/proc`), in MiB. */
+function rssMiB(pid: number): number {
+  const status = procFile(pid, "status");
+  return Number(/VmRSS:\s+(\d+)/.exec(status ?? "")?.[1] ?? Number.NaN) / 1024;
+}
+
+/** The process's CPU time so far, user + system (NaN without `/proc`), in µs. */
 function cpuUs(pid: number): number {
-  let stat = "";
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return Number.NaN;
-  }
+  const stat = procFile(pid, "stat");
+  if (stat === undefined) return Number.NaN;
   // Fields after the command name (which may hold spaces) start at field 3; utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND) * 1e6;
