@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mergeActionsPayloads } from "../payloads/merge.js";
 import { parseActionsPayload } from "../payloads/parse.js";
-import { dedupeHashes, dedupeIds, hasWireIdentity, writeDedupeHashes } from "./action-identity.js";
+import { base36, dedupeHashes, dedupeIds, hasWireIdentity, writeDedupeHashes } from "./action-identity.js";
 import { SeenIds } from "./seen-ids.js";
 import { referenceDedupeHashes } from "./test-support/reference-identity.js";
 
@@ -46,6 +46,21 @@ describe("dedupe ids", () => {
     expect(merged.actions[1]!.index).toBe(1);
     const original = parseActionsPayload({ session_id: "s", actions: [{ timestamp_start: 1718000000.25, description: "a" }] });
     expect(dedupeIds([merged.actions[1]!])).toEqual(dedupeIds(original.actions));
+  });
+
+  it("writes ids in base 36 exactly as Number#toString(36) does, edges of its two halves included", () => {
+    const six = 36 ** 6;
+    const edges = [0, 1, 35, 36, six - 1, six, six + 1, 2 * six - 1, 2 ** 32, 2 ** 52, 2 ** 53 - 1, 2 ** 53 - 2];
+    for (let k = 1; k < 2 ** 53 / six; k = k * 3 + 1) edges.push(k * six - 1, k * six, k * six + 1);
+    for (const n of edges.filter((n) => n < 2 ** 53)) expect(base36(n)).toBe(n.toString(36));
+    // What base36 relies on: just below every multiple of 36^6 up to 2^53, the division does not round up.
+    let roundedUp = 0;
+    for (let k = 1; k * six <= 2 ** 53; k++) if (Math.floor((k * six - 1) / six) !== k - 1) roundedUp++;
+    expect(roundedUp).toBe(0);
+    fc.assert(fc.property(fc.maxSafeNat(), (n) => base36(n) === n.toString(36)), { numRuns: 2000 });
+    // The ids themselves: the hashes in base 36, empty for items that are not actions.
+    const actions = [{ description: "a", timestamp_start: 1718000000 }, null as never, { description: "b", timestamp_start: 1718000001 }];
+    expect(dedupeIds(actions)).toEqual(dedupeHashes(actions).map((h) => (Number.isNaN(h) ? "" : h.toString(36))));
   });
 
   it("marks items that are not actions with an empty id", () => {

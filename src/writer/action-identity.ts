@@ -18,7 +18,31 @@ import type { NoteAction } from "../payloads/types.js";
  * distinct actions of one session within the dedupe window is about 1 in 10^12.
  */
 export function dedupeIds(actions: readonly NoteAction[]): string[] {
-  return dedupeHashes(actions).map((h) => (Number.isNaN(h) ? "" : h.toString(36)));
+  const hashes = new Float64Array(actions.length);
+  writeDedupeHashes(actions, hashes);
+  const ids = new Array<string>(actions.length);
+  for (let i = 0; i < hashes.length; i++) {
+    const h = hashes[i] as number;
+    ids[i] = Number.isNaN(h) ? "" : base36(h);
+  }
+  return ids;
+}
+
+/** 36^6: the base-36 digits below it fit one `toString(36)` of a number V8 converts quickly. */
+const SIX_DIGITS = 36 ** 6;
+
+/**
+ * `n.toString(36)` for a whole number 0 ≤ n < 2^53, as two conversions of six digits or fewer:
+ * V8 converts a number this large digit by digit through its fraction routine, about six times
+ * slower (it was 2 % of a Redis-mode request's CPU).
+ */
+export function base36(n: number): string {
+  if (n < SIX_DIGITS) return n.toString(36);
+  // Exact: the division is rounded correctly and never reaches the next whole number below 2^53
+  // (the test checks every multiple), and the product and difference are whole numbers below 2^53.
+  const high = Math.floor(n / SIX_DIGITS);
+  const tail = (n - high * SIX_DIGITS).toString(36);
+  return high.toString(36) + "000000".slice(tail.length) + tail;
 }
 
 /** {@link dedupeIds} as numbers (NaN for a non-object item): what the memory engine keeps, 8 bytes each. */
