@@ -23,8 +23,8 @@ local debounce, maxwait, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(AR
 local window, max_ids, prewin = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 -- What every write reads, and what an unlinked one needs, in one call; a linked write reads the
 -- debounce and lease fields for its reschedule in a second (most writes are to unlinked sessions).
-local m = redis.call('HMGET', meta, 'conv', 'aseq', 'seen_exp', 'seen_n', 'gone', 'seq', 'pre_top', 'pre_seq', 'pre_exp')
-local stored, gone = m[1], m[5]
+local m = redis.call('HMGET', meta, 'conv', 'aseq', 'seen_exp', 'gone', 'seq', 'pre_top', 'pre_seq', 'pre_exp')
+local stored, gone = m[1], m[4]
 local aseq = tonumber(m[2] or '0') or 0
 if aseq == 0 then aseq = math.floor(now) * 1000 end
 local flushed, trimmed, linked = 0, 0, 0
@@ -55,7 +55,7 @@ if remember and count > 0 then
     end
   end
 end
-local seq = tonumber(m[6] or '0') or 0
+local seq = tonumber(m[5] or '0') or 0
 -- The newest timestamp among the accepted pre-link actions.
 local batch_top = 0
 local fresh, added, duplicates, dups = {}, {}, 0, {}
@@ -94,26 +94,19 @@ if conv == '' and count > 0 then
 end
 if remember and accepted > 0 then
   local _, new_ids = call_all('ZADD', seen, added)
+  local size = redis.call('ZCARD', seen)
   -- The key must outlive every id it holds by a window: set to two windows, it needs setting
-  -- again only once less than a window is left (seen_exp: when it expires, so an instance with a
-  -- longer window sets it sooner). seen_n is an upper bound of the set's size (exact when
-  -- counted; a key that expired or was evicted only makes it high), so the count bound trims
-  -- only when the set may be over it. Both live in meta: a new meta counts and sets again.
-  local seen_exp, seen_n = tonumber(m[3] or '0') or 0, tonumber(m[4] or '')
-  if seen_exp - now < window or seen_exp - now > 2 * window then
+  -- again only once less than a window is left (seen_exp, in meta: when it expires, so an
+  -- instance with a longer window sets it sooner), or when this write created it (it holds only
+  -- what this write added: it had expired, or was evicted, while meta lived on).
+  local seen_exp = tonumber(m[3] or '0') or 0
+  if size == new_ids or seen_exp - now < window or seen_exp - now > 2 * window then
     redis.call('PEXPIRE', seen, 2 * window)
     fields[#fields + 1] = 'seen_exp'
     fields[#fields + 1] = now + 2 * window
-    seen_n = nil
   end
-  if seen_n then seen_n = seen_n + new_ids else seen_n = redis.call('ZCARD', seen) end
-  if seen_n > max_ids then
-    -- Keeps the newest max_ids: the lowest scores.
-    redis.call('ZREMRANGEBYRANK', seen, max_ids, -1)
-    seen_n = max_ids
-  end
-  fields[#fields + 1] = 'seen_n'
-  fields[#fields + 1] = seen_n
+  -- Keeps the newest max_ids: the lowest scores.
+  if size > max_ids then redis.call('ZREMRANGEBYRANK', seen, max_ids, -1) end
 end
 local at = -1
 if conv ~= '' then
@@ -150,13 +143,18 @@ else
   -- little longer), valid while seq is still pre_seq. Anything else that adds to pre moves seq on
   -- (a gone conversation's actions going back, an instance of an earlier release), and then the
   -- newest is read from pre.
-  local top = tonumber(m[7] or '')
-  local top_known = top ~= nil and tonumber(m[8] or '') == seq
+  local top = tonumber(m[6] or '')
+  local top_known = top ~= nil and tonumber(m[7] or '') == seq
   -- pre_exp, when not 0, is the expiry a write set on a pre it knew to exist. With the newest
   -- action still in the window, that pre is still there, expiring then.
-  local pre_exp = tonumber(m[9] or '0') or 0
+  local pre_exp = tonumber(m[8] or '0') or 0
   local held = top_known and top >= cutoff and pre_exp > 0
-  if accepted > 0 then call_all('ZADD', pre, fresh) end
+  if accepted > 0 then
+    local _, new_members = call_all('ZADD', pre, fresh)
+    -- A pre this write created (it holds only what it added: it expired, or was evicted, while
+    -- meta lived on) has no expiry, whatever meta recorded of the one before.
+    if held and redis.call('ZCARD', pre) == new_members then held = false end
+  end
   if top_known then top = math.max(top, batch_top) else top = newest_pre() end
   trimmed = trimmed + redis.call('ZREMRANGEBYSCORE', pre, '-inf', '(' .. cutoff)
   fields[#fields + 1] = 'pre_top'

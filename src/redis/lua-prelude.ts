@@ -19,7 +19,7 @@ import type { ScriptSource } from "./script.js";
  *   KEYS[14] redact    LIST  parts to redact after a confirmed summary, JSON `[conv, partId]`
  * meta fields: conv (linked conversation), gone (a conversation that answered "gone"), first/last
  * (first and last post-link arrival of the pending note, ms), seen_exp (when the dedupe key
- * expires, ms), seen_n (an upper bound of the dedupe set's size), ttl_at (when a step last
+ * expires, ms), ttl_at (when a step last
  * set every linked key's expiry, ms), fails (failed posts of the head
  * note), retry_at (not before, ms), lease (claim id of the holder), lease_until (ms), kind (of the
  * claimed note), note (the claimed note's id: its idempotency key), held (the note's first try, ms),

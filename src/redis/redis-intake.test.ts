@@ -83,6 +83,24 @@ describe("bounded Redis memory (j)", () => {
     expect(await w.writeActions(null, "s", [slim("i", T0, 8)])).toMatchObject({ duplicates: 1 });
   });
 
+  it("a dedupe or pre key evicted while meta lives on gets its expiry from the write that creates it again", async () => {
+    const start = Date.now();
+    let now = start;
+    const t = Math.floor(start / 1000);
+    const w = bed.make({ preLinkWindowMs: 60_000, now: () => now });
+    const key = (part: string) => `${bed.prefix}s:s:${part}`;
+    await w.writeActions(null, "s", [slim("a", t, 0)]);
+    // Evicted (here deleted) under a volatile-* policy, which never evicts a key without an expiry.
+    await bed.redis.sendCommand(["DEL", key("dedupe"), key("pre")]);
+    // A newer action within the slack of the recorded expiry: meta says nothing needs setting.
+    now += 100;
+    await w.writeActions(null, "s", [slim("b", t + 0.3, 1)]);
+    for (const part of ["dedupe", "pre"]) {
+      expect(await bed.redis.sendCommand(["EXISTS", key(part)])).toBe(1);
+      expect(Number(await bed.redis.sendCommand(["PTTL", key(part)]))).toBeGreaterThan(0);
+    }
+  });
+
   it("an instance with a longer dedupe window sets the expiry of a dedupe key a shorter window let expire", async () => {
     const short = bed.make({ dedupeWindowMs: 200 });
     const long = bed.make({ dedupeWindowMs: 60_000 });
