@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { slim } from "../writer/test-support/actions.js";
+import type { RedisCommands } from "./commands.js";
 import { RENEW } from "./delivery-scripts.js";
+import { FLUSH_CONCURRENCY } from "./redis-delivery.js";
 import { FaultyClient, linesOf, redisTestBed, sleep } from "./test-support/harness.js";
 
 // Issue 7 (i): close() is bounded by closeTimeoutMs in total; what is unconfirmed stays claimable.
@@ -8,6 +10,32 @@ const bed = redisTestBed("close");
 const T0 = Math.floor(Date.now() / 1000);
 
 describe("bounded close (i)", () => {
+  it("flush drains many sessions a bounded number at a time, and delivers every one", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const client: RedisCommands = {
+      async sendCommand(args, options) {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await bed.redis.sendCommand(args, options);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const w = bed.make({ postLinkDebounceMs: 600_000, maxWaitMs: 1_200_000 }, { client });
+    const sessions = FLUSH_CONCURRENCY + 200;
+    for (let i = 0; i < sessions; i++) {
+      await w.onSessionLinked(`s${i}`, `c${i}`);
+      await w.writeActions(null, `s${i}`, [slim(`a${i}`, T0, 0)]);
+    }
+    most = 0;
+    await w.flush();
+    expect(new Set(w.delivered.map((c) => c.sessionId)).size).toBe(sessions);
+    // One command per drained session at a time, and a few of the engine's own beside them.
+    expect(most).toBeLessThanOrEqual(FLUSH_CONCURRENCY + 8);
+  }, 60_000);
+
   it("returns within closeTimeoutMs with Redis down mid-post; the note stays claimable and is re-delivered with the same key", async () => {
     const client = new FaultyClient(bed.redis);
     const a = bed.make({ closeTimeoutMs: 500, postTimeoutMs: 200 }, { client, leaseMarginMs: 200 });

@@ -16,6 +16,9 @@ import { RedisDeadLetters } from "./redis-dead-letters.js";
 import { queueSummary, redactOnce } from "./redis-redactions.js";
 import { WakeUps } from "./redis-wake-ups.js";
 
+/** Sessions `flush()` drains at once, at most (each has at most one command or post in flight). */
+export const FLUSH_CONCURRENCY = 256;
+
 /**
  * Delivery through Redis: buffers, debounce deadlines, leases, part ids and dead letters live in
  * Redis, so any number of processes can share the work and a restart loses nothing. Each step is
@@ -119,8 +122,13 @@ export class RedisDelivery implements DeliveryEngine {
   }
 
   async flush(): Promise<void> {
-    const sessions = new Set([...this.#engine.wakes.sessions(), ...this.#engine.busy.keys()]);
-    await Promise.all([...sessions].map((sid) => this.#drainSession(sid)));
+    const sessions = [...new Set([...this.#engine.wakes.sessions(), ...this.#engine.busy.keys()])];
+    // A bounded number at a time: every session at once would overrun the connection's command
+    // queue (commands beyond it fail at once) when a process holds many sessions.
+    const drainer = async (): Promise<void> => {
+      for (let sid = sessions.pop(); sid !== undefined; sid = sessions.pop()) await this.#drainSession(sid);
+    };
+    await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, sessions.length) }, drainer));
   }
 
   onIdle(): Promise<void> {
