@@ -68,6 +68,19 @@ describe("RedisScript as a Redis function", () => {
     expect([...results].sort()).toEqual([1, 2]);
   });
 
+  it("calls that find the function missing at once share one load; another client's load finds it there", async () => {
+    const script = counter();
+    const client = new Recording();
+    const results = await Promise.all(Array.from({ length: 20 }, () => script.run(client, [`${prefix}d`], [1])));
+    expect([...results].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(client.sent.filter((c) => c === "FUNCTION LOAD")).toHaveLength(1);
+    await redis.sendCommand(["FUNCTION", "DELETE", `autoplay_${script.sha}`]);
+    const [one, other] = [new Recording(), new Recording()];
+    await Promise.all([script.run(one, [`${prefix}d`], [1]), script.run(other, [`${prefix}d`], [1])]);
+    expect([...one.sent, ...other.sent].filter((c) => c === "FUNCTION LOAD")).toHaveLength(2);
+    expect(Number(await redis.sendCommand(["GET", `${prefix}d`]))).toBe(22);
+  });
+
   it("runs as a plain script, from then on, on a Redis without functions or an ACL that refuses them", async () => {
     for (const [refuse, error] of [
       [["FCALL", "FUNCTION LOAD"], "ERR unknown command 'FCALL', with args beginning with: "],

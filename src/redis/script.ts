@@ -28,6 +28,8 @@ export class RedisScript {
   readonly #sha: string;
   readonly #library: string | undefined;
   readonly #function: string | undefined;
+  /** The load in flight per client: calls that find the function missing at once share one. */
+  readonly #loading = new WeakMap<RedisCommands, Promise<boolean>>();
 
   /** The script's SHA1, as EVALSHA names it. */
   get sha(): string {
@@ -80,8 +82,21 @@ export class RedisScript {
     }
   }
 
+  /**
+   * Loads the library, once for all the calls that need it now: after a restart every call in
+   * flight finds the function missing, and each load makes Redis compile the library again.
+   */
+  #load(redis: RedisCommands): Promise<boolean> {
+    let loading = this.#loading.get(redis);
+    if (loading === undefined) {
+      loading = this.#loadLibrary(redis).finally(() => this.#loading.delete(redis));
+      this.#loading.set(redis, loading);
+    }
+    return loading;
+  }
+
   /** Loads the library; false (and scripts from then on) when this Redis refuses functions. */
-  async #load(redis: RedisCommands): Promise<boolean> {
+  async #loadLibrary(redis: RedisCommands): Promise<boolean> {
     try {
       await redis.sendCommand(["FUNCTION", "LOAD", this.#library as string]);
       return true;
