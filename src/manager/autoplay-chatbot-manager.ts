@@ -280,10 +280,14 @@ export class AutoplayChatbotManager {
           if (error instanceof ConcurrentUpdateError && attempt < MAX_CONFLICT_RETRIES) continue;
           throw error;
         }
-        this.#remember(state);
+        // Remembered only once the writer holds the link: a batch routed on a remembered read
+        // names no conversation, so a link the writer missed (its call failed) would leave the
+        // session's batches pre-link until the read is stale.
+        this.#hints?.delete(sessionId);
         if (state.conversationLinked && state.conversationId !== null) {
           await this.writer.onSessionLinked(sessionId, state.conversationId);
         }
+        this.#remember(state);
         return { status: "linked", event: result.event, conversationId: state.conversationId, changed: result.changed };
       }
     });

@@ -108,6 +108,19 @@ it("a remembered read cannot send a batch to a conversation the engine knows is 
   expect(writer.notesIn("c-1").map((n) => n.body).join("\n")).not.toMatch(/a1/);
 });
 
+it("a link the writer failed to record is not remembered: the next batch reads the state and makes it", async () => {
+  const { manager, writer } = open();
+  await manager.onActions(batch(0)); // remembered as not linked
+  const link = writer.onSessionLinked.bind(writer);
+  writer.onSessionLinked = () => Promise.reject(new Error("store down"));
+  await expect(manager.onChatbotEvent("s", "c-1")).rejects.toThrow(/store down/);
+  writer.onSessionLinked = link;
+  // The state holds the link; the writer does not: the batch names it, and the write links.
+  await manager.onActions(batch(1));
+  expect(writer.routed.at(-1)).toEqual({ sessionId: "s", conversationId: "c-1" });
+  await vi.waitFor(() => expect(writer.notesIn("c-1").map((n) => n.body).join("\n")).toMatch(/a0[\s\S]*a1/));
+});
+
 describe("stateCacheMs across instances sharing Redis", () => {
   let admin: RedisConnection;
   beforeAll(async () => {
